@@ -1,0 +1,1 @@
+"""FileMonitor: files downloaded over HTTP by Celery workers, tracked row by row."""

@@ -1,0 +1,40 @@
+"""Run the web server and one Celery worker together (what `make run` starts)."""
+
+import signal
+import subprocess
+import sys
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Serve the API with gunicorn and run a Celery worker beside it until stopped."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+
+    def handle(self, *args, host, port, **options):
+        web = [sys.executable, "-m", "gunicorn", "rundb.wsgi:application",
+               "--bind", f"{host}:{port}", "--workers", "2", "--threads", "4",
+               "--access-logfile", "-"]  # fmt: skip
+        worker = [sys.executable, "-m", "celery", "-A", "rundb", "worker", "--loglevel", "INFO",
+                  "--pool", settings.FILEMONITOR_WORKER_POOL,
+                  "--concurrency", str(settings.FILEMONITOR_WORKER_CONCURRENCY)]  # fmt: skip
+        processes = [subprocess.Popen(worker), subprocess.Popen(web)]
+        self.stdout.write(f"Serving http://{host}:{port}/rundb/api/v1/filemonitor/ (Ctrl-C stops)")
+        try:
+            while all(process.poll() is None for process in processes):
+                try:
+                    processes[1].wait(timeout=1)
+                except subprocess.TimeoutExpired:
+                    pass
+        except KeyboardInterrupt:
+            pass
+        finally:
+            for process in processes:
+                if process.poll() is None:
+                    process.send_signal(signal.SIGTERM)
+            for process in processes:
+                process.wait()

@@ -1,0 +1,96 @@
+"""Celery tasks: the thin adapter between a FileMonitor row and the download engine."""
+
+import inspect
+import logging
+from functools import partial
+
+from celery import Task, shared_task
+from django.conf import settings
+
+from .claims import DownloadBusy, claim_monitor, locked_download_dir
+from .engine import DownloadError, fetch
+from .engine.naming import split_credentials
+from .paths import remove_download_dir
+from .progress import ProgressWriter
+from .sealing import seal, unseal
+from .status import COMPLETE, UNEXPECTED, status_for_error
+
+logger = logging.getLogger(__name__)
+
+BUSY_RETRY_SECONDS = 30
+
+
+class SealedCredentialsTask(Task):
+    """Seals ``auth`` and URL credentials before the message leaves the caller."""
+
+    def apply_async(self, args=None, kwargs=None, **options):
+        bound = dict(
+            inspect.signature(self.run).bind_partial(*(args or ()), **(kwargs or {})).arguments
+        )
+        if "url" in bound:
+            bound["url"], url_auth = split_credentials(bound["url"])
+            bound["auth"] = bound.get("auth") or url_auth
+        if bound.get("auth") is not None:
+            bound["auth"] = seal(bound["auth"])
+        return super().apply_async((), bound, **options)
+
+
+def _report_state(task, monitor_pk, done, total, speed):
+    percent = round(100.0 * done / total, 1) if total else None
+    meta = {
+        "current": done,
+        "total": total,
+        "percent": percent,
+        "speed": speed,
+        "monitor_id": monitor_pk,
+    }
+    task.update_state(state="PROGRESS", meta=meta)
+
+
+def _record_failure(writer, monitor, status):
+    # A failed download leaves a clear status and no files behind.
+    remove_download_dir(monitor.local_dir)
+    writer.finish(status=status, local_dir="")
+
+
+@shared_task(
+    bind=True,
+    base=SealedCredentialsTask,
+    name="filemonitor.download_something",
+    acks_late=True,
+    reject_on_worker_lost=True,
+)
+def download_something(self, url, download_monitor_pk=None, dir=None, name="", auth=None):
+    """Download ``url`` for row ``download_monitor_pk``; return ``(full_path, pk)``.
+
+    ``(None, pk)`` on failure, as the original did, so ``link=``/chord chains work.
+    Idempotent: a redelivery resumes from the ``.part`` file left in the row's folder.
+    """
+    monitor = claim_monitor(self.request.id, url, download_monitor_pk)
+    if monitor is None:
+        logger.info("Row %s is gone or owned by another task; nothing to do", download_monitor_pk)
+        return None, download_monitor_pk
+    report = partial(_report_state, self, monitor.pk) if not self.request.is_eager else None
+    writer = ProgressWriter(
+        monitor.pk, min_interval=settings.FILEMONITOR_PROGRESS_INTERVAL, report=report
+    )
+    try:
+        with locked_download_dir(monitor, dir) as dest_dir:
+            result = fetch(
+                url, dest_dir, name=name or monitor.name or None, expected_md5=monitor.md5sum,
+                auth=unseal(auth), on_start=writer.on_start, on_progress=writer.on_progress,
+                should_stop=writer.should_stop, max_size=settings.FILEMONITOR_MAX_DOWNLOAD_SIZE,
+            )  # fmt: skip
+    except DownloadBusy:
+        raise self.retry(countdown=BUSY_RETRY_SECONDS, max_retries=None) from None
+    except DownloadError as error:
+        _record_failure(writer, monitor, status_for_error(error))
+        logger.info("Download %s failed: %s", monitor.pk, error)
+        return None, monitor.pk
+    except Exception:
+        _record_failure(writer, monitor, UNEXPECTED)
+        raise
+    writer.finish(
+        status=COMPLETE, name=result.name, size=result.size, progress=result.size, md5sum=result.md5
+    )
+    return str(result.path), monitor.pk

@@ -1,0 +1,11 @@
+"""Site URLs."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from .api import v1_api
+
+urlpatterns = [
+    path("rundb/api/", include(v1_api.urls)),
+    path("admin/", admin.site.urls),
+]
