@@ -18,12 +18,17 @@ class ProgressWriter:
     """Engine callbacks that write the row at most once per ``min_interval``.
 
     Every write is a single UPDATE of the columns it owns, so a client's PATCH of
-    other fields (tags, say) made during the download survives. An UPDATE that
-    matches no row means the row was deleted, which :meth:`should_stop` reports.
+    other fields (tags, say) made during the download survives. Each UPDATE matches
+    the row only while it still belongs to ``task_id``: one that matches nothing means
+    the row was deleted, cancelled or handed to another task, which
+    :meth:`should_stop` reports.
     """
 
-    def __init__(self, pk, *, min_interval=DEFAULT_MIN_INTERVAL, clock=time.monotonic, report=None):
+    def __init__(
+        self, pk, task_id, *, min_interval=DEFAULT_MIN_INTERVAL, clock=time.monotonic, report=None
+    ):
         self.pk = pk
+        self.task_id = task_id
         self.min_interval = min_interval
         self.clock = clock
         self.report = report  # optional callable(done, total, speed), e.g. Celery's state
@@ -37,7 +42,8 @@ class ProgressWriter:
         self.writes += 1
         # QuerySet.update() skips auto_now; ``updated`` is what stale-row checks read.
         columns["updated"] = timezone.now()
-        if not FileMonitor.objects.filter(pk=self.pk).update(**columns):
+        owned = FileMonitor.objects.filter(pk=self.pk, celery_task_id=self.task_id)
+        if not owned.update(**columns):
             self.row_gone = True
 
     def on_start(self, name, total):

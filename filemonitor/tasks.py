@@ -72,7 +72,10 @@ def download_something(self, url, download_monitor_pk=None, dir=None, name="", a
         return None, download_monitor_pk
     report = partial(_report_state, self, monitor.pk) if not self.request.is_eager else None
     writer = ProgressWriter(
-        monitor.pk, min_interval=settings.FILEMONITOR_PROGRESS_INTERVAL, report=report
+        monitor.pk,
+        self.request.id,
+        min_interval=settings.FILEMONITOR_PROGRESS_INTERVAL,
+        report=report,
     )
     try:
         with locked_download_dir(monitor, dir) as dest_dir:

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "tastypie",
+    "rundb",  # importing the site package makes its Celery app the current one
     "filemonitor",
 ]
 

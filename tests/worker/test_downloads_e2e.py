@@ -158,3 +158,19 @@ def _child_holding_download(worker, pk):
         return None
 
     return poll(holder, message="the pool process holding the download folder")
+
+
+def test_credentials_in_url_are_used_but_never_shown(
+    client, admin_auth, celery_worker, file_server
+):
+    """Basic auth from the URL reaches the source; the API and worker log never show it."""
+    resource = file_server.add("/e2e/private.bin", size=MiB, seed=17, auth=("alice", "s3cr3t-pw"))
+    url = file_server.url("/e2e/private.bin", userinfo="alice:s3cr3t-pw")
+    pk = post_download(client, admin_auth, url)
+
+    row = wait_status(client, admin_auth, pk, "Complete", "HTTP Error: Unauthorized")
+    assert row["status"] == "Complete"
+    assert row["md5sum"] == resource.md5
+    listing = client.get(API, **admin_auth).content.decode()
+    assert "s3cr3t-pw" not in listing and "alice" not in listing
+    assert "s3cr3t-pw" not in celery_worker.log_path.read_text(errors="replace")
