@@ -7,5 +7,6 @@ from .api import v1_api
 
 urlpatterns = [
     path("rundb/api/", include(v1_api.urls)),
+    path("rundb/", include("filemonitor.urls")),
     path("admin/", admin.site.urls),
 ]
