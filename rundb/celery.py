@@ -11,7 +11,7 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
-@app.on_configure.connect
+@app.on_after_configure.connect
 def _create_filesystem_broker_folders(sender, **kwargs):
     # kombu's filesystem transport and Celery's file backend expect their folders to exist.
     options = sender.conf.broker_transport_options or {}
