@@ -4,11 +4,12 @@ import logging
 import uuid
 
 from django.db import transaction
+from django.utils import timezone
 from tastypie.exceptions import BadRequest
 
-from .models import FileMonitor
+from .models import IN_PROGRESS_STATUSES, FileMonitor
 from .paths import remove_download_dir
-from .status import QUEUED, can_requeue
+from .status import CANCELLED, QUEUED, can_requeue
 from .validation import check_download_url
 
 logger = logging.getLogger(__name__)
@@ -59,6 +60,27 @@ def cancel_task(task_id):
         app.control.revoke(task_id)
     except Exception:  # a broker outage must not make a DELETE fail
         logger.warning("Could not revoke task %s; the worker will notice the row is gone", task_id)
+
+
+def cancel_download(monitor):
+    """Stop a queued or running download but keep its row, marked ``Error: cancelled``.
+
+    The row gives up its task id (so the running task's next progress write, which
+    matches on its own task id, finds the row no longer its own and stops) and the
+    task is revoked once this commits. The stopping task removes its partial folder;
+    ``local_dir`` stays recorded so that a retry or a delete removes whatever is left
+    (a worker that died, say). Returns False, changing nothing, when the download is
+    not in progress (any more): one that completed meanwhile stays Complete.
+    """
+    task_id = monitor.celery_task_id
+    cancelled = FileMonitor.objects.filter(
+        pk=monitor.pk, status__in=IN_PROGRESS_STATUSES, celery_task_id=task_id
+    ).update(status=CANCELLED, celery_task_id="", updated=timezone.now())
+    if not cancelled:
+        return False
+    monitor.status, monitor.celery_task_id = CANCELLED, ""
+    transaction.on_commit(lambda: cancel_task(task_id))
+    return True
 
 
 def delete_monitor(monitor):
