@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from .models import FileMonitor
 from .paths import download_root, is_inside_root, new_download_dir
-from .status import STARTING
+from .status import QUEUED, STARTING
 
 
 class DownloadBusy(Exception):
@@ -19,12 +19,14 @@ class DownloadBusy(Exception):
 def claim_monitor(task_id, url, pk):
     """Mark the row Starting for ``task_id`` and return it, or None when it is not ours.
 
-    A deleted row is never re-created, and a row queued again under a newer task id
-    is left to that task. Legacy callers that pass no pk get a fresh row.
+    A deleted row is never re-created, a row queued again under a newer task id is
+    left to that task, and a cancelled or finished row is never restarted by a stale
+    message. Rows with no task id yet (legacy callers create the row, then send the
+    task) are free while new or Queued. Callers that pass no pk get a fresh row.
     """
     if pk is None:
         return FileMonitor.objects.create(url=url, status=STARTING, celery_task_id=task_id)
-    ours = Q(celery_task_id="") | Q(celery_task_id=task_id)
+    ours = Q(celery_task_id=task_id) | Q(celery_task_id="", status__in=("", QUEUED))
     claimed = FileMonitor.objects.filter(ours, pk=pk).update(
         status=STARTING, celery_task_id=task_id, updated=timezone.now()
     )

@@ -128,7 +128,7 @@ def test_migrate_runs_migrations_and_ensures_the_admin(services, env):
     argv = command(services, "migrate", env)
     assert argv[:2] == ["sh", "-c"]
     steps = [step.strip() for step in argv[2].split("&&")]
-    assert steps == ["python manage.py migrate --noinput", "python manage.py ensure_admin"]
+    assert steps == ["python manage.py migrate --noinput", "python manage.py ensure_admin --no-key"]
 
 
 def test_web_is_gunicorn_serving_the_wsgi_app(services, env):

@@ -14,7 +14,14 @@ class Command(BaseCommand):
         "with no password, generate one the first time and print it once."
     )
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--no-key",
+            action="store_true",
+            help="do not print the API key (e.g. in container logs)",
+        )
+
+    def handle(self, *args, no_key=False, **options):
         User = get_user_model()
         username = settings.FILEMONITOR_ADMIN_USERNAME
         password = settings.FILEMONITOR_ADMIN_PASSWORD
@@ -31,4 +38,5 @@ class Command(BaseCommand):
             user.save(update_fields=["password"])
             self.stdout.write(f"Updated the password of {username!r} from the environment.")
         key, _ = ApiKey.objects.get_or_create(user=user)
-        self.stdout.write(f"Admin API key: Authorization: ApiKey {username}:{key.key}")
+        if not no_key:
+            self.stdout.write(f"Admin API key: Authorization: ApiKey {username}:{key.key}")
