@@ -8,6 +8,7 @@ from tastypie.authentication import (
     SessionAuthentication,
 )
 from tastypie.authorization import DjangoAuthorization
+from tastypie.exceptions import Unauthorized
 
 REALM = "Torrent Suite"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -20,6 +21,7 @@ def _anonymous_read_allowed(request):
 class TorrentSuiteAuthentication(MultiAuthentication):
     """Basic (realm ``Torrent Suite``), then session, then API key, in that order.
 
+    Session writes need tastypie's CSRF check (``X-CSRFToken`` matching the cookie).
     Anonymous reads pass only when ``FILEMONITOR_ANONYMOUS_READ`` is on.
     """
 
@@ -36,10 +38,21 @@ class TorrentSuiteAuthentication(MultiAuthentication):
 
 
 class ReadOpenWritePermitted(DjangoAuthorization):
-    """Any authenticated user reads; writes need Django's add/change/delete perms."""
+    """Any authenticated user reads; writes need Django's add/change/delete permissions.
+
+    A write without its permission is refused (401) whether it names one row or a
+    whole list: tastypie would otherwise answer a list write with success while
+    silently doing nothing.
+    """
 
     def read_list(self, object_list, bundle):
         return object_list
 
     def read_detail(self, object_list, bundle):
         return True
+
+    def perm_list_checks(self, request, code, obj_list):
+        permitted = super().perm_list_checks(request, code, obj_list)
+        if permitted is not obj_list:
+            raise Unauthorized("You are not allowed to change that resource.")
+        return permitted

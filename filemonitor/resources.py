@@ -1,27 +1,51 @@
 """The ``filemonitor`` REST resource, as Torrent Suite's clients know it."""
 
-from django.core.exceptions import FieldError
+from contextlib import nullcontext
+from urllib.parse import urlsplit
+
+from django.core.exceptions import FieldError, ObjectDoesNotExist, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.urls import re_path
+from django.db import connection, transaction
+from django.http.multipartparser import MultiPartParserError
+from django.urls import Resolver404, re_path, resolve
 from tastypie import fields, http
 from tastypie.constants import ALL_WITH_RELATIONS
-from tastypie.exceptions import BadRequest, ImmediateHttpResponse, UnsupportedFormat
+from tastypie.exceptions import (
+    ApiFieldError,
+    BadRequest,
+    ImmediateHttpResponse,
+    NotFound,
+    UnsupportedFormat,
+)
 from tastypie.resources import ModelResource
 from tastypie.utils import trailing_slash
 
 from . import downloads
-from .auth import ReadOpenWritePermitted, TorrentSuiteAuthentication
+from .auth import SAFE_METHODS, ReadOpenWritePermitted, TorrentSuiteAuthentication
 from .engine.naming import split_credentials
 from .models import FileMonitor
 from .schema import legacy_schema
 from .serializers import FileMonitorSerializer
-from .validation import clean_monitor
+from .validation import (
+    check_collection,
+    check_id,
+    check_lookup_value,
+    check_object,
+    check_ordering,
+    clean_monitor,
+)
 
+#: The model's fields: Torrent Suite allowed filtering and ordering on each of them.
 FIELD_NAMES = (
     "celery_task_id", "created", "id", "local_dir", "md5sum", "name",
     "progress", "size", "status", "tags", "updated", "url",
 )  # fmt: skip
+INTEGER_FIELDS = ("id", "progress", "size")
 ALL_METHODS = ["get", "post", "put", "delete", "patch"]
+#: An id in a URL: at most 18 digits, so any database can compare it (longer is a 404).
+ID = r"\d{1,18}"
+#: Client errors whose message tastypie would HTML-escape; we answer them as plain text.
+CLIENT_ERRORS = (BadRequest, ApiFieldError, DjangoValidationError)
 
 
 class FileMonitorResource(ModelResource):
@@ -34,34 +58,80 @@ class FileMonitorResource(ModelResource):
         resource_name = "filemonitor"
         list_allowed_methods = ALL_METHODS
         detail_allowed_methods = ALL_METHODS
-        filtering = dict.fromkeys(FIELD_NAMES + ("resource_uri",), ALL_WITH_RELATIONS)
-        ordering = sorted(FIELD_NAMES + ("resource_uri",))
+        filtering = dict.fromkeys(FIELD_NAMES, ALL_WITH_RELATIONS)
+        ordering = sorted(FIELD_NAMES)
         limit = 20
         max_limit = 1000
         serializer = FileMonitorSerializer()
         authentication = TorrentSuiteAuthentication()
         authorization = ReadOpenWritePermitted()
 
+    # --- URLs and request handling -------------------------------------------------------
+
+    def base_urls(self):
+        """Tastypie's four URLs, with ids restricted to digits: any other id is a plain 404."""
+        return [
+            self._url("", "dispatch_list", "api_dispatch_list"),
+            self._url("/schema", "get_schema", "api_get_schema"),
+            self._url(f"/set/(?P<pk_list>{ID}(?:;{ID})*)", "get_multiple", "api_get_multiple"),
+            self._url(f"/(?P<pk>{ID})", "dispatch_detail", "api_dispatch_detail"),
+        ]
+
     def prepend_urls(self):
         return [
-            re_path(
-                rf"^(?P<resource_name>{self._meta.resource_name})/(?P<pk>\d+)/download{trailing_slash}$",
-                self.wrap_view("dispatch_download"),
-                name="api_filemonitor_download",
-            )
+            self._url(f"/(?P<pk>{ID})/download", "dispatch_download", "api_filemonitor_download")
         ]
+
+    def _url(self, tail, view, name):
+        pattern = rf"^(?P<resource_name>{self._meta.resource_name}){tail}{trailing_slash}$"
+        return re_path(pattern, self.wrap_view(view), name=name)
+
+    def dispatch(self, request_type, request, **kwargs):
+        """Every write is all or nothing; client errors come back as plain-text 400s."""
+        try:
+            with _write_transaction(request):
+                return super().dispatch(request_type, request, **kwargs)
+        except CLIENT_ERRORS as exc:
+            return self.error_response(request, {"error": _error_text(exc)})
+        except (SuspiciousOperation, MultiPartParserError):
+            # Too large a body, too many form fields or a broken multipart body.
+            return self.error_response(request, {"error": "The request body cannot be read."})
 
     def build_schema(self):
         return legacy_schema(super().build_schema())
 
     def deserialize(self, request, data, format="application/json"):
+        """Parse a JSON body and check its shape: one object, or a list write's collection."""
         try:
             deserialized = super().deserialize(request, data, format)
         except UnsupportedFormat:
             raise BadRequest("The request body must be JSON (Content-Type: application/json).")
-        if not isinstance(deserialized, dict):
-            raise BadRequest("The request body must be a JSON object.")
-        return deserialized
+        except (UnicodeDecodeError, RecursionError):
+            raise BadRequest("Request is not valid JSON.")
+        if _is_list_write(request):
+            return check_collection(deserialized)
+        return check_object(deserialized)
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def filter_value_to_python(self, value, field_name, filters, filter_expr, filter_type):
+        value = super().filter_value_to_python(value, field_name, filters, filter_expr, filter_type)
+        return check_lookup_value(filter_type, value, numeric=field_name in INTEGER_FIELDS)
+
+    def obj_get_list(self, bundle, **kwargs):
+        try:
+            return super().obj_get_list(bundle, **kwargs)
+        except (FieldError, TypeError, DjangoValidationError) as exc:
+            raise BadRequest(f"Invalid filter: {_error_text(exc)}") from exc
+
+    def apply_sorting(self, obj_list, options=None):
+        """Sort by ``order_by`` (``-name`` descending); newest first when there is none."""
+        if not options or "order_by" not in options:
+            return obj_list.order_by("-id")
+        check_ordering(options.getlist("order_by"))
+        return super().apply_sorting(obj_list, options)
+
+    # --- writing ---------------------------------------------------------------------------
 
     def full_hydrate(self, bundle):
         bundle = super().full_hydrate(bundle)
@@ -70,22 +140,21 @@ class FileMonitorResource(ModelResource):
         bundle.obj.url, bundle.source_auth = split_credentials(bundle.obj.url)
         return bundle
 
-    def apply_sorting(self, obj_list, options=None):
-        if options and "order_by" in options:
-            return super().apply_sorting(obj_list, options)
-        return obj_list.order_by("-id")
-
-    def apply_filters(self, request, applicable_filters):
-        try:
-            return super().apply_filters(request, applicable_filters)
-        except (FieldError, ValueError, TypeError, DjangoValidationError) as exc:
-            raise BadRequest(f"Invalid filter: {exc}") from exc
-
     def save(self, bundle, skip_errors=False):
+        chosen_id = _client_chosen_id(bundle.obj)
         if getattr(bundle, "update_fields", None):
             # A PATCH saves only the fields it names; keep ``updated`` moving as before.
             bundle.update_fields.append("updated")
-        return super().save(bundle, skip_errors=skip_errors)
+        bundle = super().save(bundle, skip_errors=skip_errors)
+        if chosen_id:
+            _reserve_id(chosen_id)
+        return bundle
+
+    def authorized_update_detail(self, object_list, bundle):
+        # Tastypie takes any row with an id for an update; a PUT to a free id creates one.
+        if bundle.obj._state.adding:
+            return self.authorized_create_detail(object_list, bundle)
+        return super().authorized_update_detail(object_list, bundle)
 
     def obj_create(self, bundle, **kwargs):
         bundle = super().obj_create(bundle, **kwargs)
@@ -94,8 +163,9 @@ class FileMonitorResource(ModelResource):
         return bundle
 
     def obj_delete(self, bundle, **kwargs):
-        if not hasattr(bundle.obj, "delete"):
-            bundle.obj = self.obj_get(bundle=bundle, **kwargs)
+        """Delete one row through ``delete_monitor``: cancel its task, clean its folder."""
+        if not isinstance(bundle.obj, FileMonitor):
+            bundle.obj = self._get_or_404(bundle, kwargs["pk"])
         self.authorized_delete_detail(self.get_object_list(bundle.request), bundle)
         downloads.delete_monitor(bundle.obj)
 
@@ -103,6 +173,26 @@ class FileMonitorResource(ModelResource):
         monitors = self.authorized_delete_list(self.obj_get_list(bundle, **kwargs), bundle)
         for monitor in monitors:
             downloads.delete_monitor(monitor)
+
+    def obj_delete_list_for_update(self, bundle, **kwargs):
+        # PUT on the list replaces it: it changes the collection and deletes what was there.
+        self.authorized_update_list(self.get_object_list(bundle.request), bundle)
+        self.obj_delete_list(bundle, **kwargs)
+
+    def patch_list(self, request, **kwargs):
+        try:
+            return super().patch_list(request, **kwargs)
+        except NotFound as exc:
+            raise BadRequest(str(exc)) from exc
+        except ObjectDoesNotExist as exc:
+            raise BadRequest("deleted_objects names a row that does not exist.") from exc
+
+    def get_via_uri(self, uri, request=None):
+        """The row a detail URI (relative or absolute) names; any other URI is NotFound."""
+        path = urlsplit(uri).path
+        if not _is_detail_path(path, self._meta.resource_name):
+            raise NotFound(f"{uri} is not the URI of a filemonitor row.")
+        return super().get_via_uri(path, request)
 
     def post_list(self, request, **kwargs):
         return _absolute_location(request, super().post_list(request, **kwargs))
@@ -118,7 +208,8 @@ class FileMonitorResource(ModelResource):
         bundle = self.build_bundle(request=request)
         bundle.obj = self._get_or_404(bundle, kwargs["pk"])
         self.authorized_update_detail(self.get_object_list(request), bundle)
-        downloads.requeue_download(bundle.obj)
+        with transaction.atomic():
+            downloads.requeue_download(bundle.obj)
         bundle = self.full_dehydrate(bundle)
         return self.create_response(request, bundle, response_class=http.HttpAccepted)
 
@@ -127,6 +218,60 @@ class FileMonitorResource(ModelResource):
             return self.obj_get(bundle, pk=pk)
         except FileMonitor.DoesNotExist:
             raise ImmediateHttpResponse(response=http.HttpNotFound())
+
+
+def _write_transaction(request):
+    """A transaction for a write, nothing for a read (SQLite locks at BEGIN IMMEDIATE)."""
+    # Tastypie honours X-HTTP-Method-Override: a "GET" may really be a DELETE.
+    if request.META.get("HTTP_X_HTTP_METHOD_OVERRIDE", request.method) in SAFE_METHODS:
+        return nullcontext()
+    # Read the body now: tastypie parses form bodies as a stream, after which it is gone.
+    request.body  # noqa: B018
+    return transaction.atomic()
+
+
+def _is_detail_path(path, resource_name):
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return False
+    return (
+        match.url_name == "api_dispatch_detail"
+        and match.kwargs.get("resource_name") == resource_name
+    )
+
+
+def _is_list_write(request):
+    match = getattr(request, "resolver_match", None)
+    return request.method in ("PUT", "PATCH") and match and match.url_name == "api_dispatch_list"
+
+
+def _error_text(exc):
+    if isinstance(exc, DjangoValidationError):
+        return " ".join(exc.messages)
+    return str(exc.args[0]) if exc.args else "Bad request."
+
+
+def _client_chosen_id(monitor):
+    """The id a client picked for a new row (PUT to a free id, or ``id`` in the body)."""
+    if not monitor._state.adding or monitor.pk is None:
+        return None
+    pk = check_id(monitor.pk)
+    if FileMonitor.objects.filter(pk=pk).exists():
+        raise BadRequest(f"id {pk} is already taken; use PUT or PATCH on it to change it.")
+    return pk
+
+
+def _reserve_id(pk):
+    """Make sure the database never hands out ``pk`` again (PostgreSQL sequences don't know)."""
+    if connection.vendor != "postgresql":
+        return  # SQLite's AUTOINCREMENT already moves past an explicit id.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT setval(seq, GREATEST(%s, COALESCE(pg_sequence_last_value(seq), 0))) "
+            "FROM (SELECT pg_get_serial_sequence(%s, 'id')::regclass AS seq) AS s",
+            [pk, FileMonitor._meta.db_table],
+        )
 
 
 def _absolute_location(request, response):

@@ -1,4 +1,9 @@
-"""Checks on a FileMonitor before it is saved: bad input is a 400, never a 500."""
+"""Checks on what clients send: bad input is a 400 with a plain message, never a 500.
+
+Every check raises tastypie's ``BadRequest`` naming the offending field; callers run
+them before anything is written, and writes run in a transaction, so a refused
+request changes nothing.
+"""
 
 import re
 from urllib.parse import urlsplit
@@ -8,25 +13,130 @@ from tastypie.exceptions import BadRequest
 from .engine.naming import is_plain_name
 from .paths import is_inside_root
 
-_MD5_RE = re.compile(r"^[0-9a-fA-F]{32}$")
+_MD5_RE = re.compile(r"[0-9a-fA-F]{32}")
+_DIGITS_RE = re.compile(r"\d+", re.ASCII)
 DOWNLOAD_SCHEMES = ("http", "https")
+#: The id column is a 32-bit integer (AutoField).
+MAX_ID = 2**31 - 1
+MAX_COUNT = 2**63 - 1
+#: Fields a client may omit but never set to null (tastypie would silently skip the null).
+NOT_NULL_FIELDS = (
+    "celery_task_id", "created", "id", "local_dir", "name", "progress", "status", "tags",
+    "updated", "url",
+)  # fmt: skip
+TEXT_FIELDS = ("celery_task_id", "local_dir", "md5sum", "name", "status", "tags", "url")
+TEXT_MODEL_FIELDS = ("url", "local_dir", "name", "status", "celery_task_id", "tags")
+#: Indexed text columns; a PostgreSQL btree entry holds at most 2704 bytes.
+INDEXED_TEXT_FIELDS = ("status", "tags", "url")
+MAX_INDEXED_BYTES = 2700
+#: Lookups that compare a date part (an integer) rather than the date itself.
+DATE_PARTS = frozenset(
+    ("year", "iso_year", "quarter", "month", "week", "week_day", "iso_week_day", "day",
+     "hour", "minute", "second")
+)  # fmt: skip
+
+
+def check_object(data):
+    """Check one JSON object sent for a row (POST, PUT, PATCH, or one of a list's ``objects``).
+
+    :returns: ``data`` unchanged.
+    :raises BadRequest: when it is not an object, a non-null field is null, a text
+        field holds a list, object or boolean, or ``id`` is not a valid id.
+    """
+    if not isinstance(data, dict):
+        raise BadRequest("The request body must be a JSON object.")
+    for field in NOT_NULL_FIELDS:
+        if field in data and data[field] is None:
+            raise BadRequest(f"{field} must not be null.")
+    for field in TEXT_FIELDS:
+        if isinstance(data.get(field), list | dict | bool):
+            raise BadRequest(f"{field} must be a string.")
+    if "id" in data:
+        check_id(data["id"])
+    return data
+
+
+def check_collection(data):
+    """Check a list body: ``{"objects": [object, ...], "deleted_objects": [uri, ...]}``.
+
+    :returns: ``data`` unchanged.
+    :raises BadRequest: on any other shape, or a bad object inside it.
+    """
+    if not isinstance(data, dict) or not isinstance(data.get("objects"), list):
+        raise BadRequest("The request body must be a JSON object with an objects list.")
+    deleted = data.get("deleted_objects", [])
+    if not isinstance(deleted, list) or not all(isinstance(uri, str) for uri in deleted):
+        raise BadRequest("deleted_objects must be a list of resource URIs.")
+    for item in data["objects"]:
+        check_object(item)
+    return data
+
+
+def check_id(value):
+    """Return ``value`` as an id: a whole number from 1 to MAX_ID.
+
+    :raises BadRequest: otherwise.
+    """
+    if (
+        isinstance(value, bool)
+        or not _DIGITS_RE.fullmatch(str(value))
+        or not 0 < int(value) <= MAX_ID
+    ):
+        raise BadRequest(f"id must be a whole number between 1 and {MAX_ID}.")
+    return int(value)
+
+
+def check_lookup_value(filter_type, value, *, numeric=False):
+    """Refuse filter values the database would only reject while the page is being read.
+
+    ``numeric`` says the field is an integer; date parts always are.
+
+    :returns: ``value`` unchanged.
+    :raises BadRequest: for a range without exactly two values, an isnull that is
+        not true/false, an invalid regex, or a number no database column can hold.
+    """
+    if numeric or filter_type in DATE_PARTS:
+        _check_int_range(value)
+    if filter_type == "range" and (not isinstance(value, list) or len(value) != 2):
+        raise BadRequest("A range filter takes exactly two comma-separated values.")
+    if filter_type == "isnull" and not isinstance(value, bool):
+        raise BadRequest("An isnull filter takes true or false.")
+    if filter_type in ("regex", "iregex"):
+        try:
+            re.compile(value)
+        except (re.error, TypeError):
+            raise BadRequest("The regex filter value is not a valid regular expression.") from None
+    return value
+
+
+def _check_int_range(value):
+    for item in value if isinstance(value, list) else [value]:
+        text = str(item).strip().lstrip("+-")
+        if _DIGITS_RE.fullmatch(text) and int(text) > MAX_COUNT:
+            raise BadRequest(f"Filter values on whole numbers must lie within +/- {MAX_COUNT}.")
+
+
+def check_ordering(names):
+    """Refuse ``order_by`` values with lookups: Django would only fail while reading the page.
+
+    :raises BadRequest: for a name such as ``status__foo``.
+    """
+    for name in names:
+        if "__" in name:
+            raise BadRequest("order_by takes field names, with a leading - for descending order.")
+    return names
 
 
 def _as_count(value, field, *, nullable):
-    """Coerce a JSON number or numeric string to a non-negative int."""
+    """Coerce a JSON number or numeric string to a non-negative int (None if allowed)."""
     if value is None or value == "":
         if nullable:
             return None
         raise BadRequest(f"{field} must be a whole number, not empty.")
-    if isinstance(value, bool):
-        raise BadRequest(f"{field} must be a whole number.")
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        raise BadRequest(f"{field} must be a whole number, got {str(value)[:40]!r}.") from None
-    if number < 0 or number > 2**63 - 1:
-        raise BadRequest(f"{field} must be between 0 and 2**63-1.")
-    return number
+    text = str(value).strip()
+    if isinstance(value, bool) or not _DIGITS_RE.fullmatch(text) or int(text) > MAX_COUNT:
+        raise BadRequest(f"{field} must be a whole number from 0 to {MAX_COUNT}.")
+    return int(text)
 
 
 def _check_lengths(monitor):
@@ -34,6 +144,8 @@ def _check_lengths(monitor):
         value = getattr(monitor, field.attname)
         if field.max_length and value is not None and len(str(value)) > field.max_length:
             raise BadRequest(f"{field.name} is longer than {field.max_length} characters.")
+        if field.name in INDEXED_TEXT_FIELDS and len(value.encode()) > MAX_INDEXED_BYTES:
+            raise BadRequest(f"{field.name} is longer than {MAX_INDEXED_BYTES} bytes in UTF-8.")
         if isinstance(value, str) and "\x00" in value:
             raise BadRequest(f"{field.name} must not contain NUL characters.")
 
@@ -42,7 +154,9 @@ def _check_location(monitor):
     if monitor.local_dir and not is_inside_root(monitor.local_dir):
         raise BadRequest("local_dir must be a folder inside the download root.")
     if monitor.name and not is_plain_name(monitor.name):
-        raise BadRequest("name must be a plain file name (no folders, '..' or control characters).")
+        raise BadRequest(
+            "name must be a plain file name: no folders, no .. and no control characters."
+        )
 
 
 def check_download_url(url):
@@ -53,25 +167,25 @@ def check_download_url(url):
 
 
 def clean_monitor(monitor):
-    """Normalise and check a hydrated FileMonitor in place.
+    """Normalise and check a hydrated FileMonitor in place, before it is saved.
 
+    Text fields become strings, ``size``/``progress`` ints, an empty ``md5sum`` null
+    and a given one lower case.
+
+    :returns: ``monitor``.
     :raises BadRequest: with a message naming the offending field.
     """
-    for field in ("url", "local_dir", "name", "status", "celery_task_id", "tags"):
-        value = getattr(monitor, field)
-        if value is None:
-            raise BadRequest(f"{field} must be a string, not null.")
-        if not isinstance(value, str):
-            setattr(monitor, field, str(value))
+    for field in TEXT_MODEL_FIELDS:
+        setattr(monitor, field, str(getattr(monitor, field)))
     if not monitor.url:
         raise BadRequest("url is required.")
     monitor.size = _as_count(monitor.size, "size", nullable=True)
     monitor.progress = _as_count(monitor.progress, "progress", nullable=False)
     if monitor.md5sum == "":
         monitor.md5sum = None
-    if monitor.md5sum is not None and not _MD5_RE.match(str(monitor.md5sum)):
-        raise BadRequest("md5sum must be 32 hexadecimal characters or null.")
     if monitor.md5sum is not None:
+        if not _MD5_RE.fullmatch(str(monitor.md5sum)):
+            raise BadRequest("md5sum must be 32 hexadecimal characters or null.")
         monitor.md5sum = monitor.md5sum.lower()
     _check_lengths(monitor)
     _check_location(monitor)
