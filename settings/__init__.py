@@ -91,8 +91,8 @@ DATABASES = {
 # Tests hand the database to a real worker process, so SQLite's test database is a file.
 DATABASES["default"]["TEST"] = {"NAME": os.environ.get("DATABASE_TEST_NAME") or None}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["TEST"]["NAME"] = DATABASES["default"]["TEST"]["NAME"] or str(
-        VAR_DIR / "test-filemonitor.sqlite3"
+    DATABASES["default"]["TEST"]["NAME"] = str(
+        VAR_DIR / f"{DATABASES['default']['TEST']['NAME'] or 'test-filemonitor'}.sqlite3"
     )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web and worker processes share the SQLite file: wait for locks instead of failing.
@@ -164,6 +164,7 @@ else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600"))
     }
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE") or "celery"
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
