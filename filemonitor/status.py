@@ -15,6 +15,10 @@ CONNECTION_LOST = "Connection Lost"
 CANCELLED = "Error: cancelled"
 WORKER_LOST = "Error: worker lost"
 UNEXPECTED = "Error: unexpected failure"
+#: FILEMONITOR_ROOT cannot be created or written (paths.download_root refused it).
+ROOT_NOT_WRITABLE = "Error: download root not writable"
+#: Found stale (no progress, no live task) after FILEMONITOR_STALE_MAX_REQUEUES re-queues.
+STALLED = "Error: stalled"
 STATUS_MAX_LENGTH = 60
 
 # Most specific class first: the first isinstance match wins.
@@ -29,6 +33,7 @@ _ERROR_STATUSES = (
     (errors.SizeLimitExceeded, "Error: size limit exceeded"),
     (errors.DiskError, "Error: disk write failed"),
     (errors.UnsafeName, "Error: unsafe file name"),
+    (errors.BlockedAddress, "Error: blocked address"),
     (errors.Cancelled, CANCELLED),
 )
 

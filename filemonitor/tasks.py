@@ -9,6 +9,7 @@ from django.conf import settings
 
 from .claims import DownloadBusy, claim_monitor, locked_download_dir
 from .engine import DownloadError, fetch
+from .engine.guard import allow_public
 from .engine.naming import split_credentials
 from .paths import remove_download_dir
 from .progress import ProgressWriter
@@ -83,6 +84,7 @@ def download_something(self, url, download_monitor_pk=None, dir=None, name="", a
                 url, dest_dir, name=name or monitor.name or None, expected_md5=monitor.md5sum,
                 auth=unseal(auth), on_start=writer.on_start, on_progress=writer.on_progress,
                 should_stop=writer.should_stop, max_size=settings.FILEMONITOR_MAX_DOWNLOAD_SIZE,
+                allow_address=allow_public if settings.FILEMONITOR_BLOCK_PRIVATE_NETWORKS else None,
             )  # fmt: skip
     except DownloadBusy:
         raise self.retry(countdown=BUSY_RETRY_SECONDS, max_retries=None) from None

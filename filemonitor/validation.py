@@ -8,8 +8,10 @@ request changes nothing.
 import re
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from tastypie.exceptions import BadRequest
 
+from .engine.guard import blocked_addresses
 from .engine.naming import is_plain_name
 from .paths import is_inside_root
 
@@ -160,10 +162,31 @@ def _check_location(monitor):
 
 
 def check_download_url(url):
-    """Refuse a URL that cannot be downloaded: only absolute http(s) URLs are."""
-    parts = urlsplit(url or "")
-    if parts.scheme.lower() not in DOWNLOAD_SCHEMES or not parts.hostname:
-        raise BadRequest("url must be an absolute http:// or https:// URL.")
+    """Refuse a URL that cannot be downloaded: only absolute http(s) URLs are.
+
+    With ``FILEMONITOR_BLOCK_PRIVATE_NETWORKS`` a host that resolves to a loopback,
+    private, link-local... address (engine.guard) is refused too; the worker checks
+    again on every connection it makes, redirects included.
+    """
+    refusal = BadRequest("url must be an absolute http:// or https:// URL.")
+    try:
+        parts = urlsplit(url or "")
+        host, port = parts.hostname, parts.port
+    except ValueError:  # e.g. "http://[::1" or a port that is not a number
+        raise refusal from None
+    if parts.scheme.lower() not in DOWNLOAD_SCHEMES or not host:
+        raise refusal
+    if settings.FILEMONITOR_BLOCK_PRIVATE_NETWORKS:
+        _check_public_host(host, port or (443 if parts.scheme.lower() == "https" else 80))
+
+
+def _check_public_host(host, port):
+    try:
+        blocked = blocked_addresses(host, port)
+    except (OSError, UnicodeError, ValueError):
+        return  # no address (yet): the worker's connect-time check has the last word
+    if blocked:
+        raise BadRequest(f"url: {host} resolves to {blocked[0]}, an address downloads may not use.")
 
 
 def clean_monitor(monitor):

@@ -3,6 +3,7 @@
 from .naming import redact_url
 
 __all__ = [
+    "BlockedAddress",
     "Cancelled",
     "ConnectionFailed",
     "ConnectionLost",
@@ -84,6 +85,10 @@ class TruncatedBody(DownloadError):
     """The body ended before the advertised length."""
 
     retryable = True
+
+
+class BlockedAddress(DownloadError):
+    """The connection reached an address the caller's ``allow_address`` refuses (guard.py)."""
 
 
 class InvalidURL(DownloadError):

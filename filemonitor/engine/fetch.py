@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 
-from . import errors
+from . import errors, guard
 from .naming import is_plain_name, redact_url, resolve_name, split_credentials
 from .partfile import PartFile, new_md5
 from .retry import RetryPolicy
@@ -91,6 +91,7 @@ def fetch(
     max_size=None,
     chunk_size=DEFAULT_CHUNK_SIZE,
     timeout=DEFAULT_TIMEOUT,
+    allow_address=None,
 ):
     """Download ``url`` into the existing directory ``dest_dir``; return a FetchResult.
 
@@ -108,11 +109,22 @@ def fetch(
     when the server gave a validator; with an explicit ``name`` a .part left
     by a killed process is resumed. Failures raise DownloadError subclasses
     and leave no file and no .part behind.
+    ``allow_address(ip, port) -> bool`` (e.g. guard.allow_public): every
+    connection, redirects included, is checked against it once connected and
+    before anything is sent; a refused one raises BlockedAddress. It runs on
+    a fresh session of its own, so it cannot be combined with ``session``.
     """
     hooks = (on_start, on_progress, should_stop)
     limits = (max_size, chunk_size, timeout)
     options = {"name": name, "expected_md5": expected_md5, "auth": auth, "session": session}
-    return _Download(url, dest_dir, hooks, limits, policy or RetryPolicy(), **options).run()
+    if allow_address is None:
+        return _Download(url, dest_dir, hooks, limits, policy or RetryPolicy(), **options).run()
+    if session is not None:
+        raise ValueError("pass allow_address or session, not both")
+    with guard.mount_guard(requests.Session(), allow_address) as guarded:
+        guarded.headers["User-Agent"] = USER_AGENT
+        options["session"] = guarded
+        return _Download(url, dest_dir, hooks, limits, policy or RetryPolicy(), **options).run()
 
 
 class _Download:
@@ -215,6 +227,8 @@ class _Download:
             )
         except requests.RequestException as exc:
             raise _request_error(exc, self.safe_url) from exc
+        except errors.BlockedAddress as exc:  # from guard.py, which does not know the URL
+            raise errors.BlockedAddress(self.safe_url, exc.detail) from None
         except ValueError as exc:  # includes urllib3's LocationValueError
             raise errors.InvalidURL(self.safe_url, "unusable URL or redirect target") from exc
         except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
