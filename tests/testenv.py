@@ -25,7 +25,11 @@ os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
 (_VAR / "static").mkdir(parents=True, exist_ok=True)
 
 
-def pytest_unconfigure(config):
-    """Remove this run's var folder (downloads, broker files, SQLite test database)."""
-    if Path(os.environ["FILEMONITOR_VAR_DIR"]) == _VAR and not os.environ.get("KEEP_TEST_VAR"):
+def pytest_sessionfinish(session, exitstatus):
+    """Remove this run's var folder, unless the run failed (worker logs live there)."""
+    if Path(os.environ["FILEMONITOR_VAR_DIR"]) != _VAR:
+        return
+    if exitstatus == 0 and not os.environ.get("KEEP_TEST_VAR"):
         shutil.rmtree(_VAR, ignore_errors=True)
+    else:
+        print(f"\nThis run's files (worker logs, downloads) are kept in {_VAR}")
