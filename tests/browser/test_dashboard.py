@@ -5,6 +5,7 @@ worker downloads from a real, throttled HTTP server on 127.0.0.1, and the test w
 the DOM: nothing here calls the page's JavaScript directly.
 """
 
+import os
 import re
 import shutil
 
@@ -114,8 +115,9 @@ def test_dashboard_follows_adds_retries_and_cancels_downloads(
     narrow_screen_has_cards_and_no_overflow(page, big_pk, artifacts)
     cancel_from_the_keyboard(page, big_pk)
 
-    shutil.copyfile(artifacts / "dashboard-wide.png", README_SCREENSHOT)
-    assert README_SCREENSHOT.stat().st_size < 300_000
+    assert (artifacts / "dashboard-wide.png").stat().st_size < 300_000
+    if os.environ.get("UPDATE_DOCS_SCREENSHOT"):  # refresh the README's picture on request only
+        shutil.copyfile(artifacts / "dashboard-wide.png", README_SCREENSHOT)
 
 
 def api_error_is_announced(page):
