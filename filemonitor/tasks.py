@@ -6,19 +6,25 @@ from functools import partial
 
 from celery import Task, shared_task
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from .claims import DownloadBusy, claim_monitor, locked_download_dir
-from .engine import DownloadError, fetch
+from .engine import DownloadError, RetryPolicy, fetch
 from .engine.guard import allow_public
 from .engine.naming import split_credentials
 from .paths import remove_download_dir
-from .progress import ProgressWriter
+from .progress import DB_CONNECTION_ERRORS, ProgressWriter
 from .sealing import seal, unseal
-from .status import COMPLETE, UNEXPECTED, status_for_error
+from .stale import recover_stale_rows
+from .status import COMPLETE, ROOT_NOT_WRITABLE, UNEXPECTED, status_for_error
 
 logger = logging.getLogger(__name__)
 
 BUSY_RETRY_SECONDS = 30
+#: A database still unreachable on a fresh connection: the task runs again later (its
+#: folder stays, so it resumes), backing off from 2 s to 60 s, about 7 minutes in all.
+DB_RETRY = {"autoretry_for": DB_CONNECTION_ERRORS, "retry_backoff": 2, "retry_backoff_max": 60,
+            "max_retries": 10}  # fmt: skip
 
 
 class SealedCredentialsTask(Task):
@@ -48,6 +54,17 @@ def _report_state(task, monitor_pk, done, total, speed):
     task.update_state(state="PROGRESS", meta=meta)
 
 
+def _engine_patience():
+    """The engine's timeouts and retry policy, from settings."""
+    return {
+        "timeout": (settings.FILEMONITOR_CONNECT_TIMEOUT, settings.FILEMONITOR_READ_TIMEOUT),
+        "policy": RetryPolicy(
+            max_attempts=settings.FILEMONITOR_MAX_ATTEMPTS,
+            backoff_max=settings.FILEMONITOR_BACKOFF_MAX,
+        ),
+    }
+
+
 def _record_failure(writer, monitor, status):
     # A failed download leaves a clear status and no files behind.
     remove_download_dir(monitor.local_dir)
@@ -60,6 +77,7 @@ def _record_failure(writer, monitor, status):
     name="filemonitor.download_something",
     acks_late=True,
     reject_on_worker_lost=True,
+    **DB_RETRY,
 )
 def download_something(self, url, download_monitor_pk=None, dir=None, name="", auth=None):
     """Download ``url`` for row ``download_monitor_pk``; return ``(full_path, pk)``.
@@ -85,13 +103,20 @@ def download_something(self, url, download_monitor_pk=None, dir=None, name="", a
                 auth=unseal(auth), on_start=writer.on_start, on_progress=writer.on_progress,
                 should_stop=writer.should_stop, max_size=settings.FILEMONITOR_MAX_DOWNLOAD_SIZE,
                 allow_address=allow_public if settings.FILEMONITOR_BLOCK_PRIVATE_NETWORKS else None,
+                **_engine_patience(),
             )  # fmt: skip
     except DownloadBusy:
         raise self.retry(countdown=BUSY_RETRY_SECONDS, max_retries=None) from None
+    except ImproperlyConfigured as error:  # paths.download_root: the root is unusable
+        logger.error("Download %s cannot start: %s", monitor.pk, error)
+        _record_failure(writer, monitor, ROOT_NOT_WRITABLE)
+        return None, monitor.pk
     except DownloadError as error:
         _record_failure(writer, monitor, status_for_error(error))
         logger.info("Download %s failed: %s", monitor.pk, error)
         return None, monitor.pk
+    except DB_CONNECTION_ERRORS:
+        raise  # DB_RETRY: the row and its folder stay as they are for the retry
     except Exception:
         _record_failure(writer, monitor, UNEXPECTED)
         raise
@@ -99,3 +124,9 @@ def download_something(self, url, download_monitor_pk=None, dir=None, name="", a
         status=COMPLETE, name=result.name, size=result.size, progress=result.size, md5sum=result.md5
     )
     return str(result.path), monitor.pk
+
+
+@shared_task(name="filemonitor.recover_stale", ignore_result=True)
+def recover_stale():
+    """Celery beat's sweep: queue again (or fail) downloads whose worker vanished."""
+    return recover_stale_rows().as_dict()

@@ -136,6 +136,19 @@ FILEMONITOR_ANONYMOUS_READ = _env_bool("FILEMONITOR_ANONYMOUS_READ", False)
 FILEMONITOR_PROGRESS_INTERVAL = float(os.environ.get("FILEMONITOR_PROGRESS_INTERVAL", "1.0"))
 FILEMONITOR_MAX_DOWNLOAD_SIZE = int(os.environ.get("FILEMONITOR_MAX_DOWNLOAD_SIZE", "0")) or None
 FILEMONITOR_BLOCK_PRIVATE_NETWORKS = _env_bool("FILEMONITOR_BLOCK_PRIVATE_NETWORKS", False)
+# The download engine's patience with a source: seconds to connect, seconds without a byte
+# before a read counts as stalled, attempts per download (resuming where the last one
+# stopped) and the longest wait between two attempts.
+FILEMONITOR_CONNECT_TIMEOUT = float(os.environ.get("FILEMONITOR_CONNECT_TIMEOUT", "10"))
+FILEMONITOR_READ_TIMEOUT = float(os.environ.get("FILEMONITOR_READ_TIMEOUT", "30"))
+FILEMONITOR_MAX_ATTEMPTS = int(os.environ.get("FILEMONITOR_MAX_ATTEMPTS", "5"))
+FILEMONITOR_BACKOFF_MAX = float(os.environ.get("FILEMONITOR_BACKOFF_MAX", "30"))
+# Stale rows (filemonitor/stale.py): a row in progress that has not moved for this many
+# seconds and whose task no worker holds is queued again, at most this many times in a
+# row, then marked "Error: stalled". The sweep runs every INTERVAL seconds (Celery beat).
+FILEMONITOR_STALE_AFTER = float(os.environ.get("FILEMONITOR_STALE_AFTER", "600"))
+FILEMONITOR_STALE_MAX_REQUEUES = int(os.environ.get("FILEMONITOR_STALE_MAX_REQUEUES", "3"))
+FILEMONITOR_STALE_SWEEP_INTERVAL = float(os.environ.get("FILEMONITOR_STALE_SWEEP_INTERVAL", "60"))
 
 # The admin account `make run` makes sure of; with no password one is generated once.
 FILEMONITOR_ADMIN_USERNAME = os.environ.get("DJANGO_SUPERUSER_USERNAME") or "admin"
@@ -161,8 +174,12 @@ if CELERY_BROKER_URL == "filesystem://":
 else:
     # A message whose worker vanished is redelivered after this many seconds; a
     # duplicate delivery of a running download finds its folder locked and waits.
+    _VISIBILITY_TIMEOUT = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600"))
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600"))
+        "visibility_timeout": _VISIBILITY_TIMEOUT,
+        # Look for such messages every few seconds (kombu's default is every ~100 s).
+        "unacked_restore_interval": max(1, min(10, _VISIBILITY_TIMEOUT // 4)),
+        "unacked_restore_throttle": 1,
     }
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE") or "celery"
 CELERY_TASK_ACKS_LATE = True
@@ -173,6 +190,23 @@ CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_TRACK_STARTED = True
 CELERY_RESULT_EXTENDED = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A broker outage must not stop running downloads: they finish and their outcome is in
+# the database. (With a Redis that keeps nothing on disk, messages still waiting in the
+# queue are lost; the stale sweep below queues their rows again.)
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+# Seconds a worker waits for the result of a pool process that died before it hands the
+# message back (reject_on_worker_lost): the download resumes that much later.
+CELERY_WORKER_LOST_WAIT = float(os.environ.get("CELERY_WORKER_LOST_WAIT", "10"))
+# Celery beat (`celery -A rundb beat`, or a worker's --beat): the stale-row sweep.
+CELERY_BEAT_SCHEDULE = {
+    "recover-stale-downloads": {
+        "task": "filemonitor.recover_stale",
+        "schedule": FILEMONITOR_STALE_SWEEP_INTERVAL,
+        # A sweep nobody ran in time is dropped: the next one will do.
+        "options": {"expires": FILEMONITOR_STALE_SWEEP_INTERVAL},
+    }
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 LOGGING = {
     "version": 1,

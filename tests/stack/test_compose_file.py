@@ -26,7 +26,7 @@ from .stackfiles import (
     volume_mounts,
 )
 
-APP_SERVICES = ("migrate", "web", "worker", "flower")
+APP_SERVICES = ("migrate", "web", "worker", "beat", "flower")
 #: What production cannot run without: settings would fall back to dev defaults.
 REQUIRED = {
     "DJANGO_SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND",
@@ -160,6 +160,22 @@ def test_worker_is_a_celery_worker_with_events_and_pool_from_env(services, env):
     other = interpolate(raw, {**env, "FILEMONITOR_WORKER_CONCURRENCY": "7"})
     assert option_value(other, "--concurrency") == "7"
     assert django_settings.CELERY_WORKER_SEND_TASK_EVENTS
+
+
+def test_beat_is_the_one_clock_of_the_stale_sweep(services, env):
+    argv = command(services, "beat", env)
+    assert argv[:4] == ["celery", "-A", "rundb", "beat"]
+    # The image's user may write only the download volume and /tmp.
+    assert option_value(argv, "--schedule").startswith("/tmp/")
+    for name in ("worker", "web", "flower"):
+        other = command(services, name, env)
+        assert "--beat" not in other and "-B" not in other, f"{name} must not run a second beat"
+    assert "deploy" not in services["beat"], "one beat per deployment: never replicated"
+    depends = services["beat"]["depends_on"]
+    assert depends["redis"]["condition"] == "service_healthy"
+    assert depends["migrate"]["condition"] == "service_completed_successfully"
+    tasks = {entry["task"] for entry in django_settings.CELERY_BEAT_SCHEDULE.values()}
+    assert tasks == {"filemonitor.recover_stale"}
 
 
 def test_flower_requires_basic_auth_from_env(services, env):

@@ -1,4 +1,4 @@
-"""Run the web server and one Celery worker together (what `make run` starts)."""
+"""Run the web server and one Celery worker (with beat) together (what `make run` starts)."""
 
 import signal
 import subprocess
@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand
 
 
 class Command(BaseCommand):
-    help = "Serve the API with gunicorn and run a Celery worker beside it until stopped."
+    help = "Serve the API with gunicorn and run a Celery worker (and beat) beside it until stopped."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
@@ -19,8 +19,9 @@ class Command(BaseCommand):
         web = [sys.executable, "-m", "gunicorn", "rundb.wsgi:application",
                "--bind", f"{host}:{port}", "--workers", "2", "--threads", "4",
                "--access-logfile", "-"]  # fmt: skip
+        # --beat: the one worker also runs Celery beat, the clock of the stale-row sweep.
         worker = [sys.executable, "-m", "celery", "-A", "rundb", "worker", "--loglevel", "INFO",
-                  "--pool", settings.FILEMONITOR_WORKER_POOL,
+                  "--pool", settings.FILEMONITOR_WORKER_POOL, "--beat",
                   "--concurrency", str(settings.FILEMONITOR_WORKER_CONCURRENCY)]  # fmt: skip
         processes = [subprocess.Popen(worker), subprocess.Popen(web)]
         self.stdout.write(f"Serving http://{host}:{port}/rundb/api/v1/filemonitor/ (Ctrl-C stops)")
