@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: setup run test lint format bench bench-quick clean
+.PHONY: setup run test soak lint format bench bench-quick clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ test: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The long-running variants (pytest -m soak: more kills, more restarts, bigger batches)
+# that `make test` leaves out (pyproject.toml addopts: -m "not soak").
+soak: setup
+	$(BIN)/python -m pytest -m soak $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .
