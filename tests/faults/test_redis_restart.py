@@ -80,9 +80,13 @@ class OwnRedis:
 
 
 @pytest.fixture
-def own_redis(tmp_path):
+def own_redis(tmp_path, monkeypatch):
     if shutil.which("redis-server") is None:
         pytest.skip("!!! REDIS RESTART TEST SKIPPED: no redis-server on this machine")
+    # Celery apps prefer these variables to their own configuration: the test's sender
+    # app must use the URLs it is given. (The run's app has the same URLs in settings.)
+    for name in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
+        monkeypatch.delenv(name, raising=False)
     server = OwnRedis(tmp_path).start()
     try:
         yield server
