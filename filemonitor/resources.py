@@ -17,6 +17,7 @@ from tastypie.exceptions import (
     NotFound,
     UnsupportedFormat,
 )
+from tastypie.paginator import Paginator
 from tastypie.resources import ModelResource
 from tastypie.utils import trailing_slash
 
@@ -31,6 +32,7 @@ from .validation import (
     check_id,
     check_lookup_value,
     check_object,
+    check_offset,
     check_ordering,
     clean_monitor,
 )
@@ -48,6 +50,13 @@ ID = r"\d{1,18}"
 CLIENT_ERRORS = (BadRequest, ApiFieldError, DjangoValidationError)
 
 
+class BoundedPaginator(Paginator):
+    """Tastypie's paginator, refusing offsets beyond what a database can skip (a 400)."""
+
+    def get_offset(self):
+        return check_offset(super().get_offset())
+
+
 class FileMonitorResource(ModelResource):
     # Torrent Suite served these BigIntegerFields as JSON strings; clients rely on it.
     size = fields.CharField(attribute="size", null=True, default=None)
@@ -62,6 +71,7 @@ class FileMonitorResource(ModelResource):
         ordering = sorted(FIELD_NAMES)
         limit = 20
         max_limit = 1000
+        paginator_class = BoundedPaginator
         serializer = FileMonitorSerializer()
         authentication = TorrentSuiteAuthentication()
         authorization = ReadOpenWritePermitted()
@@ -110,7 +120,12 @@ class FileMonitorResource(ModelResource):
             raise BadRequest("Request is not valid JSON.")
         if _is_list_write(request):
             return check_collection(deserialized)
-        return check_object(deserialized)
+        data = check_object(deserialized)
+        if request.method.upper() == "PATCH":
+            # Tastypie's patch_detail looks up self.fields[key] for every key the model has
+            # as an attribute ("pk", "save"...): a KeyError. Other keys mean nothing anyway.
+            data = {key: value for key, value in data.items() if key in self.fields}
+        return data
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -189,8 +204,8 @@ class FileMonitorResource(ModelResource):
 
     def get_via_uri(self, uri, request=None):
         """The row a detail URI (relative or absolute) names; any other URI is NotFound."""
-        path = urlsplit(uri).path
-        if not _is_detail_path(path, self._meta.resource_name):
+        path = urlsplit(uri).path if isinstance(uri, str) else None
+        if path is None or not _is_detail_path(path, self._meta.resource_name):
             raise NotFound(f"{uri} is not the URI of a filemonitor row.")
         return super().get_via_uri(path, request)
 
@@ -243,7 +258,12 @@ def _is_detail_path(path, resource_name):
 
 def _is_list_write(request):
     match = getattr(request, "resolver_match", None)
-    return request.method in ("PUT", "PATCH") and match and match.url_name == "api_dispatch_list"
+    # Tastypie sets request.method from X-HTTP-Method-Override, in whatever case it came.
+    return (
+        request.method.upper() in ("PUT", "PATCH")
+        and match
+        and match.url_name == "api_dispatch_list"
+    )
 
 
 def _error_text(exc):

@@ -27,10 +27,14 @@ NOT_NULL_FIELDS = (
     "updated", "url",
 )  # fmt: skip
 TEXT_FIELDS = ("celery_task_id", "local_dir", "md5sum", "name", "status", "tags", "url")
+DATE_FIELDS = ("created", "updated")
 TEXT_MODEL_FIELDS = ("url", "local_dir", "name", "status", "celery_task_id", "tags")
 #: Indexed text columns; a PostgreSQL btree entry holds at most 2704 bytes.
 INDEXED_TEXT_FIELDS = ("status", "tags", "url")
 MAX_INDEXED_BYTES = 2700
+#: Year lookups become datetime bounds, which exist for years 1 to 9999 only.
+YEAR_PARTS = ("year", "iso_year")
+MIN_YEAR, MAX_YEAR = 1, 9999
 #: Lookups that compare a date part (an integer) rather than the date itself.
 DATE_PARTS = frozenset(
     ("year", "iso_year", "quarter", "month", "week", "week_day", "iso_week_day", "day",
@@ -43,7 +47,8 @@ def check_object(data):
 
     :returns: ``data`` unchanged.
     :raises BadRequest: when it is not an object, a non-null field is null, a text
-        field holds a list, object or boolean, or ``id`` is not a valid id.
+        field holds a list, object or boolean, a date field anything but a string,
+        or ``id`` is not a valid id.
     """
     if not isinstance(data, dict):
         raise BadRequest("The request body must be a JSON object.")
@@ -53,6 +58,9 @@ def check_object(data):
     for field in TEXT_FIELDS:
         if isinstance(data.get(field), list | dict | bool):
             raise BadRequest(f"{field} must be a string.")
+    for field in DATE_FIELDS:
+        if data.get(field) is not None and not isinstance(data[field], str):
+            raise BadRequest(f"{field} must be a date and time string (ISO 8601).")
     if "id" in data:
         check_id(data["id"])
     return data
@@ -95,10 +103,17 @@ def check_lookup_value(filter_type, value, *, numeric=False):
 
     :returns: ``value`` unchanged.
     :raises BadRequest: for a range without exactly two values, an isnull that is
-        not true/false, an invalid regex, or a number no database column can hold.
+        not true/false, an invalid regex, a number no database column can hold, a
+        year outside 1..9999, or a NUL character.
     """
+    items = value if isinstance(value, list) else [value]
+    if any(isinstance(item, str) and "\x00" in item for item in items):
+        # PostgreSQL cannot even compare a text with a NUL in it.
+        raise BadRequest("Filter values must not contain NUL characters.")
     if numeric or filter_type in DATE_PARTS:
         _check_int_range(value)
+    if filter_type in YEAR_PARTS:
+        _check_years(value)
     if filter_type == "range" and (not isinstance(value, list) or len(value) != 2):
         raise BadRequest("A range filter takes exactly two comma-separated values.")
     if filter_type == "isnull" and not isinstance(value, bool):
@@ -111,11 +126,37 @@ def check_lookup_value(filter_type, value, *, numeric=False):
     return value
 
 
+def _as_int(item):
+    """``item`` as the database layer's ``int()`` reads it (any Unicode digits), or None."""
+    try:
+        return int(str(item))
+    except ValueError:
+        return None
+
+
+def _check_years(value):
+    # Django turns a year into datetime bounds: outside 1..9999 it raises (a 500).
+    for item in value if isinstance(value, list) else [value]:
+        year = _as_int(item)
+        if year is None or not MIN_YEAR <= year <= MAX_YEAR:
+            raise BadRequest(f"A year filter takes a year from {MIN_YEAR} to {MAX_YEAR}.")
+
+
 def _check_int_range(value):
     for item in value if isinstance(value, list) else [value]:
-        text = str(item).strip().lstrip("+-")
-        if _DIGITS_RE.fullmatch(text) and int(text) > MAX_COUNT:
+        number = _as_int(item)
+        if number is not None and abs(number) > MAX_COUNT:
             raise BadRequest(f"Filter values on whole numbers must lie within +/- {MAX_COUNT}.")
+
+
+def check_offset(offset):
+    """Refuse a page offset no database can skip to (SQLite and PostgreSQL stop at 2**63-1).
+
+    :returns: ``offset`` unchanged.
+    """
+    if offset > MAX_COUNT:
+        raise BadRequest(f"offset must be a whole number from 0 to {MAX_COUNT}.")
+    return offset
 
 
 def check_ordering(names):

@@ -1,0 +1,42 @@
+"""Fixtures for the security tests: cheap passwords, a sentinel outside the root, routing."""
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    """Basic auth checks a password on every request: skip the deliberately slow hash."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def sentinel(tmp_path):
+    """An empty folder outside the download root that nothing may ever write into."""
+    folder = tmp_path / "sentinel"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def victim(tmp_path):
+    """A file outside the download root whose content must never change."""
+    path = tmp_path / "victim" / "precious.txt"
+    path.parent.mkdir()
+    path.write_text("keep me")
+    return path
+
+
+@pytest.fixture
+def route_downloads(monkeypatch):
+    """``route_downloads(queue)``: downloads queued by this process go to ``queue``."""
+    from filemonitor.tasks import download_something
+
+    original = download_something.apply_async
+
+    def route(queue):
+        def apply_async(args=None, kwargs=None, **options):
+            return original(args, kwargs, **{**options, "queue": queue})
+
+        monkeypatch.setattr(download_something, "apply_async", apply_async)
+
+    return route
