@@ -29,8 +29,8 @@ from .schema import legacy_schema
 from .serializers import FileMonitorSerializer
 from .validation import (
     check_collection,
-    check_id,
     check_lookup_value,
+    check_new_id,
     check_object,
     check_offset,
     check_ordering,
@@ -276,7 +276,7 @@ def _client_chosen_id(monitor):
     """The id a client picked for a new row (PUT to a free id, or ``id`` in the body)."""
     if not monitor._state.adding or monitor.pk is None:
         return None
-    pk = check_id(monitor.pk)
+    pk = check_new_id(monitor.pk)
     if FileMonitor.objects.filter(pk=pk).exists():
         raise BadRequest(f"id {pk} is already taken; use PUT or PATCH on it to change it.")
     return pk

@@ -21,6 +21,10 @@ DOWNLOAD_SCHEMES = ("http", "https")
 #: The id column is a 32-bit integer (AutoField).
 MAX_ID = 2**31 - 1
 MAX_COUNT = 2**63 - 1
+#: The largest id a client may choose for a new row. PostgreSQL's id sequence is moved
+#: past a chosen id and never comes back: choosing 2**31-1 would leave no id for any
+#: later row. Above this, half the range stays for the database's own numbering.
+MAX_CHOSEN_ID = 2**30
 #: Fields a client may omit but never set to null (tastypie would silently skip the null).
 NOT_NULL_FIELDS = (
     "celery_task_id", "created", "id", "local_dir", "name", "progress", "status", "tags",
@@ -94,6 +98,19 @@ def check_id(value):
     ):
         raise BadRequest(f"id must be a whole number between 1 and {MAX_ID}.")
     return int(value)
+
+
+def check_new_id(value):
+    """Return ``value`` as the id a client chose for a new row: 1 to MAX_CHOSEN_ID.
+
+    :raises BadRequest: otherwise.
+    """
+    pk = check_id(value)
+    if pk > MAX_CHOSEN_ID:
+        raise BadRequest(
+            f"A new row's id must be at most {MAX_CHOSEN_ID}; leave id out to get the next one."
+        )
+    return pk
 
 
 def check_lookup_value(filter_type, value, *, numeric=False):

@@ -80,3 +80,21 @@ def test_patch_with_attribute_keys_changes_only_fields(api, dataset):
     after = {row["id"]: row for row in rows()}[dataset[0]]
     assert after["tags"] == "new"
     assert {**after, "tags": None, "updated": None} == {**before, "tags": None, "updated": None}
+
+
+@pytest.mark.parametrize("pk", [2**31 - 1, 2**30 + 1])
+def test_a_chosen_id_cannot_use_up_the_sequence(api, dataset, pk):
+    # PostgreSQL: the sequence was moved to the chosen id, so after PUT .../2147483647/
+    # every later POST failed (nextval: reached maximum value of sequence).
+    valid = {"url": "http://example.com/x.zip", "status": "Complete"}
+    before = rows()
+    assert api.put(valid, detail_url(pk)).status_code == 400
+    assert api.post({**valid, "id": pk}).status_code == 400
+    assert rows() == before
+    assert api.post(valid).status_code == 201
+
+
+def test_the_largest_chosen_id_still_leaves_room(api, dataset):
+    valid = {"url": "http://example.com/x.zip", "status": "Complete"}
+    assert api.put(valid, detail_url(2**30)).status_code == 201
+    assert api.post(valid).status_code == 201
