@@ -140,7 +140,11 @@ def test_whole_worker_killed_then_a_new_worker_finishes(
             recovered_by = "redelivery"
         else:
             assert queued_messages_naming(left.celery_task_id) == [], "the message is not lost?"
-            recovery = recover_stale_rows(stale_after=0)
+            # Asked again only if no worker answered in time (nothing was done then).
+            recovery = poll(
+                lambda: None if (sweep := recover_stale_rows(stale_after=0)).no_reply else sweep,
+                timeout=30, message="a worker to answer the sweep",
+            )  # fmt: skip
             assert recovery.requeued == [pk], recovery
             recovered_by = "stale sweep"
         final = wait_final(pk, worker=second)
