@@ -91,13 +91,14 @@ def live_task_ids(app, task_ids, timeout=INSPECT_TIMEOUT):
     return {task_id for reply in replies.values() for task_id in reply or {}}
 
 
-def broker_queue_depth(app):
-    """How many messages wait in the download queue; None when the broker cannot say."""
+def broker_queue_depth(app, queue=None):
+    """How many messages wait in ``queue`` (the download queue by default); None when
+    the broker cannot say."""
     try:
         with app.connection_for_read() as connection:
             connection.ensure_connection(max_retries=1)
             declared = connection.default_channel.queue_declare(
-                queue=app.conf.task_default_queue, passive=True
+                queue=queue or app.conf.task_default_queue, passive=True
             )
             return declared.message_count
     except ChannelError:  # no such queue: Redis drops a list once it is empty

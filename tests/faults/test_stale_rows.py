@@ -7,6 +7,7 @@ worker's answer, never a Queued row whose message may still wait, at most
 FILEMONITOR_STALE_MAX_REQUEUES times) are checked with the inspection faked.
 """
 
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -84,6 +85,21 @@ def test_the_command_marks_a_row_stalled_after_the_last_requeue(fault_server, ce
     assert (monitor.status, monitor.local_dir, monitor.celery_task_id) == (STALLED, "", "")
     assert not Path(folder).exists()
     assert fault_server.count("/stale/hopeless.bin") == 0
+
+
+def test_the_queue_depth_is_read_from_the_broker():
+    """On this run's broker (filesystem or Redis): messages nobody consumes are counted."""
+    from rundb.celery import app
+
+    queue = f"faults-depth-{uuid.uuid4().hex[:8]}"
+    assert stale.broker_queue_depth(app, queue) == 0
+    for _ in range(2):
+        app.send_task("filemonitor.nothing", queue=queue)
+    try:
+        assert stale.broker_queue_depth(app, queue) == 2
+    finally:
+        with app.connection_for_write() as connection:
+            connection.default_channel.queue_delete(queue)
 
 
 # --- the decisions, with the workers' answers faked -----------------------------------
