@@ -268,8 +268,11 @@ def _is_list_write(request):
 
 def _error_text(exc):
     if isinstance(exc, DjangoValidationError):
-        return " ".join(exc.messages)
-    return str(exc.args[0]) if exc.args else "Bad request."
+        text = " ".join(exc.messages)
+    else:
+        text = str(exc.args[0]) if exc.args else "Bad request."
+    # Messages may quote the client's input, lone surrogates included: keep them printable.
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _client_chosen_id(monitor):

@@ -50,24 +50,44 @@ def check_object(data):
     """Check one JSON object sent for a row (POST, PUT, PATCH, or one of a list's ``objects``).
 
     :returns: ``data`` unchanged.
-    :raises BadRequest: when it is not an object, a non-null field is null, a text
-        field holds a list, object or boolean, a date field anything but a string,
-        or ``id`` is not a valid id.
+    :raises BadRequest: when it is not an object, a non-null field is null, a value
+        is text with lone surrogates, a text field holds a list, object or boolean, a
+        date field anything but a string, or ``id`` is not a valid id.
     """
     if not isinstance(data, dict):
         raise BadRequest("The request body must be a JSON object.")
     for field in NOT_NULL_FIELDS:
         if field in data and data[field] is None:
             raise BadRequest(f"{field} must not be null.")
+    for field, value in data.items():
+        if isinstance(value, str) and not _is_unicode(value):
+            raise BadRequest(f"{_printable(field)} is not valid Unicode text.")
+    _check_types(data)
+    if "id" in data:
+        check_id(data["id"])
+    return data
+
+
+def _check_types(data):
     for field in TEXT_FIELDS:
         if isinstance(data.get(field), list | dict | bool):
             raise BadRequest(f"{field} must be a string.")
     for field in DATE_FIELDS:
         if data.get(field) is not None and not isinstance(data[field], str):
             raise BadRequest(f"{field} must be a date and time string (ISO 8601).")
-    if "id" in data:
-        check_id(data["id"])
-    return data
+
+
+def _is_unicode(text):
+    """False for text no database can store: lone surrogates (JSON allows "\\ud800")."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _printable(text):
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def check_collection(data):

@@ -28,7 +28,7 @@ INTERESTING_TEXT = (
     "-id", "-created", "id,name", "name__foo", "-", "--id", "?", "__", "(", "[", "*", "\\",
     "%", "%00", "'", '"', "'; DROP TABLE filemonitor_filemonitor; --", "<script>", "&#0;",
     "\x00", "a\x00b", "\r\n", "\t", "\x7f", "\u202e", "\ud800", "\udfff", "\ufeff", "\uffff",
-    "\U0001f600", "é", "Ω" * 50, "x" * 2001, "\u4e00" * 1500,
+    "\U0001f600", "é", "Ω" * 50, "x" * 2001, "\u4e00" * 1500, "http://example.com/\ud800.zip",
     "http://example.com/a.zip", "https://example.com/", "HTTP://EXAMPLE.COM/x", "ftp://h/x",
     "file:///etc/passwd", "gopher://h/", "javascript:alert(1)", "data:text/plain,hi",
     "//example.com/x", "http://", "http:///x", "http://[::1", "http://h:99999/", "http://h:x/",

@@ -58,9 +58,10 @@ def test_detail_body_regressions(api, probe, dataset, method, body, status):
     assert response.status_code == status, response.content
 
 
-@pytest.mark.parametrize("uri", [[], {}, 7, None, True, ["x"]])
+@pytest.mark.parametrize("uri", [[], {}, 7, None, True, ["x"], "\ud800"])
 def test_patch_list_resource_uri_must_be_a_uri(api, probe, uri):
-    # TypeError: unhashable type: 'list' (tastypie resolved it as a URL)
+    # TypeError: unhashable type: 'list' (tastypie resolved it as a URL); a lone
+    # surrogate quoted in the error message could not be encoded (UnicodeEncodeError).
     response = probe(lambda: api.patch(json.dumps({"objects": [{"resource_uri": uri}]})))
     assert response.status_code == 400, response.content
 
@@ -98,3 +99,13 @@ def test_the_largest_chosen_id_still_leaves_room(api, dataset):
     valid = {"url": "http://example.com/x.zip", "status": "Complete"}
     assert api.put(valid, detail_url(2**30)).status_code == 201
     assert api.post(valid).status_code == 201
+
+
+@pytest.mark.parametrize("field", ["url", "name", "tags", "status", "local_dir", "md5sum"])
+@pytest.mark.parametrize("method", ["post", "put", "patch"])
+def test_lone_surrogates_are_refused(api, probe, dataset, field, method):
+    # JSON may carry "\\ud800"; no database can store it (UnicodeEncodeError: a 500).
+    body = {"url": "http://example.com/x.zip", "status": "Complete", field: "a\ud800b"}
+    path = API if method == "post" else detail_url(dataset[0])
+    response = probe(lambda: getattr(api, method)(json.dumps(body), path))
+    assert response.status_code == 400 and field in response.json()["error"]
