@@ -7,9 +7,9 @@ import os
 from django.db.models import Q
 from django.utils import timezone
 
-from .models import FileMonitor
+from .models import IN_PROGRESS_STATUSES, FileMonitor
 from .paths import download_root, is_inside_root, new_download_dir
-from .status import QUEUED, STARTING
+from .status import COMPLETE, QUEUED, STARTING
 
 
 class DownloadBusy(Exception):
@@ -26,11 +26,21 @@ def claim_monitor(task_id, url, pk):
     """
     if pk is None:
         return FileMonitor.objects.create(url=url, status=STARTING, celery_task_id=task_id)
-    ours = Q(celery_task_id=task_id) | Q(celery_task_id="", status__in=("", QUEUED))
+    # A repeated delivery of a finished task's message must not download it again.
+    ours = Q(celery_task_id=task_id, status__in=IN_PROGRESS_STATUSES) | Q(
+        celery_task_id="", status__in=("", QUEUED)
+    )
     claimed = FileMonitor.objects.filter(ours, pk=pk).update(
         status=STARTING, celery_task_id=task_id, updated=timezone.now()
     )
     return FileMonitor.objects.filter(pk=pk).first() if claimed else None
+
+
+def finished_download(task_id, pk):
+    """The row ``task_id`` already completed (a message delivered twice), or None."""
+    if pk is None:
+        return None
+    return FileMonitor.objects.filter(pk=pk, celery_task_id=task_id, status=COMPLETE).first()
 
 
 def _download_dir_for(monitor, parent):

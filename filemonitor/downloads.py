@@ -26,7 +26,7 @@ def queue_download(monitor, auth=None):
     check_download_url(monitor.url)
     task_id = str(uuid.uuid4())
     FileMonitor.objects.filter(pk=monitor.pk).update(
-        status=QUEUED, celery_task_id=task_id, progress=0
+        status=QUEUED, celery_task_id=task_id, progress=0, updated=timezone.now()
     )
     monitor.status, monitor.celery_task_id, monitor.progress = QUEUED, task_id, 0
     transaction.on_commit(

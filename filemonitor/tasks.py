@@ -8,7 +8,7 @@ from celery import Task, shared_task
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from .claims import DownloadBusy, claim_monitor, locked_download_dir
+from .claims import DownloadBusy, claim_monitor, finished_download, locked_download_dir
 from .engine import DownloadError, RetryPolicy, fetch
 from .engine.guard import allow_public
 from .engine.naming import split_credentials
@@ -54,15 +54,25 @@ def _report_state(task, monitor_pk, done, total, speed):
     task.update_state(state="PROGRESS", meta=meta)
 
 
-def _engine_patience():
-    """The engine's timeouts and retry policy, from settings."""
-    return {
-        "timeout": (settings.FILEMONITOR_CONNECT_TIMEOUT, settings.FILEMONITOR_READ_TIMEOUT),
-        "policy": RetryPolicy(
+def _fetch_for(monitor, writer, url, dest_dir, name, auth):
+    """Run the engine for ``monitor`` with the limits, timeouts and retries from settings."""
+    return fetch(
+        url,
+        dest_dir,
+        name=name or monitor.name or None,
+        expected_md5=monitor.md5sum,
+        auth=unseal(auth),
+        on_start=writer.on_start,
+        on_progress=writer.on_progress,
+        should_stop=writer.should_stop,
+        max_size=settings.FILEMONITOR_MAX_DOWNLOAD_SIZE,
+        allow_address=allow_public if settings.FILEMONITOR_BLOCK_PRIVATE_NETWORKS else None,
+        timeout=(settings.FILEMONITOR_CONNECT_TIMEOUT, settings.FILEMONITOR_READ_TIMEOUT),
+        policy=RetryPolicy(
             max_attempts=settings.FILEMONITOR_MAX_ATTEMPTS,
             backoff_max=settings.FILEMONITOR_BACKOFF_MAX,
         ),
-    }
+    )
 
 
 def _record_failure(writer, monitor, status):
@@ -85,26 +95,19 @@ def download_something(self, url, download_monitor_pk=None, dir=None, name="", a
     ``(None, pk)`` on failure, as the original did, so ``link=``/chord chains work.
     Idempotent: a redelivery resumes from the ``.part`` file left in the row's folder.
     """
+    done = finished_download(self.request.id, download_monitor_pk)
+    if done is not None:
+        return done.full_path(), done.pk
     monitor = claim_monitor(self.request.id, url, download_monitor_pk)
     if monitor is None:
         logger.info("Row %s is gone or owned by another task; nothing to do", download_monitor_pk)
         return None, download_monitor_pk
     report = partial(_report_state, self, monitor.pk) if not self.request.is_eager else None
-    writer = ProgressWriter(
-        monitor.pk,
-        self.request.id,
-        min_interval=settings.FILEMONITOR_PROGRESS_INTERVAL,
-        report=report,
-    )
+    interval = settings.FILEMONITOR_PROGRESS_INTERVAL
+    writer = ProgressWriter(monitor.pk, self.request.id, min_interval=interval, report=report)
     try:
         with locked_download_dir(monitor, dir) as dest_dir:
-            result = fetch(
-                url, dest_dir, name=name or monitor.name or None, expected_md5=monitor.md5sum,
-                auth=unseal(auth), on_start=writer.on_start, on_progress=writer.on_progress,
-                should_stop=writer.should_stop, max_size=settings.FILEMONITOR_MAX_DOWNLOAD_SIZE,
-                allow_address=allow_public if settings.FILEMONITOR_BLOCK_PRIVATE_NETWORKS else None,
-                **_engine_patience(),
-            )  # fmt: skip
+            result = _fetch_for(monitor, writer, url, dest_dir, name, auth)
     except DownloadBusy:
         raise self.retry(countdown=BUSY_RETRY_SECONDS, max_retries=None) from None
     except ImproperlyConfigured as error:  # paths.download_root: the root is unusable

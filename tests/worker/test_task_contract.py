@@ -79,3 +79,19 @@ def test_list_delete_cancels_running_downloads(client, admin_auth, celery_worker
         message="the worker to stop reading",
     )
     assert not FileMonitor.objects.filter(tags="gone").exists()
+
+
+def test_finished_task_delivered_again_does_not_download_again(celery_worker, file_server):
+    """A message redelivered after Complete returns the file without fetching it again."""
+    file_server.add("/contract/once.bin", size=MiB, seed=24)
+    url = file_server.url("/contract/once.bin")
+    row = FileMonitor.objects.create(url=url)
+    first = download_something.apply_async(kwargs={"url": url, "download_monitor_pk": row.pk})
+    path, pk = first.get(timeout=60)
+    first.forget()  # so that the next get() waits for the second delivery's own result
+    again = download_something.apply_async(
+        kwargs={"url": url, "download_monitor_pk": row.pk}, task_id=first.id
+    )
+    assert again.get(timeout=60) == [path, pk]
+    assert file_server.count("/contract/once.bin") == 1
+    assert FileMonitor.objects.get(pk=pk).status == "Complete"

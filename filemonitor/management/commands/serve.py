@@ -18,11 +18,13 @@ class Command(BaseCommand):
     def handle(self, *args, host, port, **options):
         web = [sys.executable, "-m", "gunicorn", "rundb.wsgi:application",
                "--bind", f"{host}:{port}", "--workers", "2", "--threads", "4",
-               "--access-logfile", "-"]  # fmt: skip
+               "--access-logfile", "-", "--no-control-socket"]  # fmt: skip
         # --beat: the one worker also runs Celery beat, the clock of the stale-row sweep.
         worker = [sys.executable, "-m", "celery", "-A", "rundb", "worker", "--loglevel", "INFO",
                   "--pool", settings.FILEMONITOR_WORKER_POOL, "--beat",
                   "--concurrency", str(settings.FILEMONITOR_WORKER_CONCURRENCY)]  # fmt: skip
+        # SIGTERM (from make, a supervisor or `kill`) stops both children, like Ctrl-C.
+        signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
         processes = [subprocess.Popen(worker), subprocess.Popen(web)]
         self.stdout.write(f"Serving http://{host}:{port}/rundb/api/v1/filemonitor/ (Ctrl-C stops)")
         try:
@@ -39,3 +41,7 @@ class Command(BaseCommand):
                     process.send_signal(signal.SIGTERM)
             for process in processes:
                 process.wait()
+
+
+def _raise_keyboard_interrupt(signum, frame):
+    raise KeyboardInterrupt
