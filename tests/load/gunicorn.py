@@ -53,8 +53,8 @@ class Gunicorn:
 
     def _answers(self):
         try:
-            return requests.get(self.url("/healthz"), timeout=5).status_code in (200, 503)
-        except requests.ConnectionError:
+            return requests.get(self.url("/healthz"), timeout=10).status_code in (200, 503)
+        except requests.RequestException:  # not up yet, or too busy to answer in time
             return False
 
     def url(self, path):

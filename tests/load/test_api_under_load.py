@@ -17,6 +17,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from http.client import RemoteDisconnected
 
 import pytest
 import requests
@@ -44,19 +45,42 @@ class Client:
     latencies: dict = field(default_factory=lambda: {"list": [], "detail": [], "patch": []})
     statuses: Counter = field(default_factory=Counter)
     failures: list = field(default_factory=list)
+    resent: int = 0
 
     def call(self, op, method, url, **kwargs):
         started = time.perf_counter()
-        try:
-            response = self.session.request(method, url, timeout=REQUEST_TIMEOUT, **kwargs)
-        except requests.RequestException as exc:
-            self.failures.append(f"{op}: {type(exc).__name__}: {exc}")
-            return None
+        for attempt in (1, 2):
+            try:
+                response = self.session.request(method, url, timeout=REQUEST_TIMEOUT, **kwargs)
+                break
+            except requests.RequestException as exc:
+                if attempt == 1 and _closed_while_idle(exc):
+                    # gunicorn closes a keep-alive connection idle for 2 s; a client thread
+                    # starved of CPU may send on it just then. Every request here is
+                    # idempotent (a GET, or a PATCH to a value never used before): resend.
+                    self.resent += 1
+                    continue
+                self.failures.append(f"{op}: {type(exc).__name__}: {exc}")
+                return None
         self.latencies[op].append(time.perf_counter() - started)
         self.statuses[response.status_code] += 1
         if response.status_code >= 300:
             self.failures.append(f"{op}: {response.status_code} {response.text[:200]}")
         return response
+
+
+def _closed_while_idle(exc):
+    """True when the server closed the (reused) connection before reading the request."""
+    pending, seen = [exc], set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen or not isinstance(current, BaseException):
+            continue
+        seen.add(id(current))
+        if isinstance(current, ConnectionResetError | BrokenPipeError | RemoteDisconnected):
+            return True
+        pending += [*current.args, current.__cause__, current.__context__]
+    return False
 
 
 def run_client(client, base, deadline, rng):
@@ -103,10 +127,12 @@ def summary(clients, seconds):
         lines.append(f"{op:6} n={len(values):6}  p50={p50:7.1f} ms  p99={p99:7.1f} ms  "
                      f"max={worst:7.1f} ms")  # fmt: skip
     statuses = sum((c.statuses for c in clients), Counter())
+    resent = sum(c.resent for c in clients)
     lines.append(
         f"all    n={len(everything):6}  p50={percentile(everything, 0.5) * 1000:7.1f} ms  "
         f"p99={percentile(everything, 0.99) * 1000:7.1f} ms  "
-        f"{len(everything) / seconds:.0f} req/s over {seconds:.1f} s; statuses {dict(statuses)}"
+        f"{len(everything) / seconds:.0f} req/s over {seconds:.1f} s; statuses {dict(statuses)}; "
+        f"{resent} resent after gunicorn closed an idle keep-alive connection"
     )
     return "\n".join(lines)
 
