@@ -39,6 +39,6 @@ def fast_policy():
 
 @pytest.fixture
 def no_writer_threads_left():
-    """Fail the test if a part-writer thread outlives it."""
+    """Fail the test if a hashing or writing thread outlives it."""
     yield
-    assert not [t for t in threading.enumerate() if t.name == "part-writer"]
+    assert not [t for t in threading.enumerate() if t.name.startswith("part-")]

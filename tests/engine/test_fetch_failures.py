@@ -17,7 +17,7 @@ from filemonitor.engine.errors import (
     ReadTimeout,
     TruncatedBody,
 )
-from filemonitor.engine.partfile import PartWriter
+from filemonitor.engine.partfile import FileAppender
 
 from .helpers import MIB, listing
 
@@ -201,7 +201,8 @@ def test_the_writer_thread_error_becomes_disk_error(
     def disk_full(self, chunk):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(PartWriter, "_consume", disk_full)
+    # A real full disk is in tests/faults (tmpfs); here only the engine's handling is shown.
+    monkeypatch.setattr(FileAppender, "write", disk_full)
     server.add("/f.bin", size=4 * MIB)
     with pytest.raises(DiskError) as caught:
         fetch(server.url("/f.bin"), dest, chunk_size=64 << 10)
