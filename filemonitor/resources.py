@@ -1,5 +1,6 @@
 """The ``filemonitor`` REST resource, as Torrent Suite's clients know it."""
 
+import re
 from contextlib import nullcontext
 from urllib.parse import urlsplit
 
@@ -29,6 +30,7 @@ from .schema import legacy_schema
 from .serializers import FileMonitorSerializer
 from .validation import (
     check_collection,
+    check_id,
     check_lookup_value,
     check_new_id,
     check_object,
@@ -119,8 +121,13 @@ class FileMonitorResource(ModelResource):
         except (UnicodeDecodeError, RecursionError):
             raise BadRequest("Request is not valid JSON.")
         if _is_list_write(request):
-            return check_collection(deserialized)
+            for item in check_collection(deserialized)["objects"]:
+                _check_same_id(item, _uri_id(item.get("resource_uri")))
+            return deserialized
         data = check_object(deserialized)
+        match = getattr(request, "resolver_match", None)
+        if match and match.url_name == "api_dispatch_detail":
+            _check_same_id(data, match.kwargs["pk"])
         if request.method.upper() == "PATCH":
             # Tastypie's patch_detail looks up self.fields[key] for every key the model has
             # as an attribute ("pk", "save"...): a KeyError. Other keys mean nothing anyway.
@@ -254,6 +261,21 @@ def _is_detail_path(path, resource_name):
         match.url_name == "api_dispatch_detail"
         and match.kwargs.get("resource_name") == resource_name
     )
+
+
+def _uri_id(uri):
+    """The id at the end of a detail URI (``.../filemonitor/7/``), or None."""
+    if not isinstance(uri, str):
+        return None
+    match = re.search(rf"/({ID})/?$", urlsplit(uri).path)
+    return match[1] if match else None
+
+
+def _check_same_id(data, pk):
+    """Refuse a body whose ``id`` is not the row's own: tastypie would save the body
+    over the row with *that* id (or create it), leaving the row the URI names alone."""
+    if pk is not None and "id" in data and check_id(data["id"]) != int(pk):
+        raise BadRequest("id must be the id of the row the URI names; it cannot be changed.")
 
 
 def _is_list_write(request):

@@ -19,8 +19,8 @@ from filemonitor.models import FileMonitor
 from tests.api.conftest import JsonClient, make_monitor, rows
 
 #: Examples per test in ``make test``; the ``soak`` variants run SOAK_FACTOR times more.
-QUICK = 120
-SOAK_FACTOR = 40
+QUICK = 200
+SOAK_FACTOR = 25
 
 
 def budgets(quick=QUICK):
@@ -176,5 +176,9 @@ class Probe:
 
 
 @pytest.fixture
-def probe(dataset, django_capture_on_commit_callbacks):
-    return Probe(django_capture_on_commit_callbacks)
+def probe(request, dataset, django_capture_on_commit_callbacks):
+    """The Probe; its status counts are printed after the test (``-s`` shows them)."""
+    checker = Probe(django_capture_on_commit_callbacks)
+    yield checker
+    counts = ", ".join(f"{status}: {n}" for status, n in sorted(checker.statuses.items()))
+    print(f"\n{request.node.nodeid}: {sum(checker.statuses.values())} requests ({counts})")

@@ -127,23 +127,69 @@ def row_bodies(root=None):
     return st.dictionaries(body_keys, values, max_size=7)
 
 
-def list_bodies(root=None):
+#: Plain text a client could well send (no NUL, no lone surrogate).
+_plain_text = st.text(st.characters(exclude_categories=("Cs", "Cc")), max_size=30)
+
+
+def _valid_values(root):
+    """A strategy of a valid value for each field a client writes."""
+    return {
+        "url": st.one_of(
+            st.sampled_from(("http://example.com/a.zip", "https://example.org/ref/hg19.zip")),
+            _plain_text.map(lambda path: "http://example.com/" + path),
+        ),
+        "status": st.sampled_from(
+            ("Complete", "", "Queued", "Downloading", "HTTP Error: Not Found", "Error: cancelled")
+        ),
+        "tags": _plain_text,
+        "name": st.sampled_from(("a.zip", "GRCh38 (p2).fa.gz", "\u00e9t\u00e9.bed")),
+        "size": st.one_of(st.none(), st.integers(0, 2**40), st.integers(0, 2**40).map(str)),
+        "progress": st.one_of(st.integers(0, 2**40), st.integers(0, 2**40).map(str)),
+        "md5sum": st.one_of(st.none(), st.text("0123456789abcdefABCDEF", min_size=32, max_size=32)),
+        "local_dir": st.sampled_from(("", f"{root}/sub") if root else ("",)),
+        "celery_task_id": st.one_of(st.just(""), st.uuids().map(str)),
+        "created": st.datetimes().map(lambda when: when.isoformat()),
+        "updated": st.datetimes().map(lambda when: when.isoformat()),
+        "id": st.integers(1, 2**31),
+        "resource_uri": st.sampled_from(("", f"{API}1/")),
+    }
+
+
+@st.composite
+def near_valid_rows(draw, root=None):
+    """A valid row body (url, then any valid fields) with up to two fields made hostile."""
+    valid = _valid_values(root)
+    optional = {key: strategy for key, strategy in valid.items() if key != "url"}
+    body = draw(st.fixed_dictionaries({"url": valid["url"]}, optional=optional))
+    for _ in range(draw(st.integers(0, 2))):
+        body[draw(body_keys)] = draw(json_values)
+    return body
+
+
+def list_bodies(root=None, existing=()):
     """A list write's body: ``objects`` and ``deleted_objects``, well formed or not."""
     uris = st.one_of(
+        st.sampled_from([f"{API}{pk}/" for pk in existing] or [f"{API}1/"]),
         st.integers(min_value=-2, max_value=MAX_ID + 2).map(lambda pk: f"{API}{pk}/"),
         texts,
         scalars,
     )
+    updates = st.builds(
+        lambda body, uri: {**body, "resource_uri": uri}, near_valid_rows(root), uris
+    )
+    objects = st.one_of(near_valid_rows(root), updates, row_bodies(root))
     well_formed = st.fixed_dictionaries(
-        {"objects": st.lists(row_bodies(root), max_size=3)},
+        {"objects": st.lists(objects, max_size=3)},
         optional={"deleted_objects": st.lists(uris, max_size=3)},
     )
-    return st.one_of(well_formed, st.dictionaries(body_keys, json_values, max_size=3), json_values)
+    return st.one_of(
+        well_formed, well_formed, st.dictionaries(body_keys, json_values, max_size=3), json_values
+    )
 
 
 def any_bodies(root=None):
-    """Mostly objects, sometimes any other JSON at all."""
-    return st.one_of(row_bodies(root), row_bodies(root), json_values)
+    """Half nearly valid rows, then rows of any JSON values, then any JSON at all."""
+    return st.one_of(near_valid_rows(root), near_valid_rows(root), row_bodies(root), json_values)
 
 
 def dumps(value):
@@ -154,6 +200,8 @@ def dumps(value):
 #: Ids to aim detail requests at: the dataset's rows, free ones and the edges.
 def ids(existing):
     return st.one_of(
+        st.sampled_from(existing),
+        st.sampled_from(existing),
         st.sampled_from(existing),
         st.integers(min_value=0, max_value=MAX_ID + 10),
         st.sampled_from((0, 1, MAX_ID, MAX_ID + 1, 10**17, 10**18 - 1)),

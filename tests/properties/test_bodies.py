@@ -45,15 +45,17 @@ def test_patch_detail(api, probe, dataset, download_root, budget):
 
 
 @budgets()
-def test_put_list(api, probe, download_root, budget):
-    @explore(budget, body=list_bodies(download_root), query=query_strings(max_params=2))
+def test_put_list(api, probe, dataset, download_root, budget):
+    bodies = list_bodies(download_root, dataset)
+
+    @explore(budget, body=bodies, query=query_strings(max_params=2))
     def example(body, query):
         probe(lambda: api.put(dumps(body), f"{API}?{query}"))
 
 
 @budgets()
-def test_patch_list(api, probe, download_root, budget):
-    @explore(budget, body=list_bodies(download_root))
+def test_patch_list(api, probe, dataset, download_root, budget):
+    @explore(budget, body=list_bodies(download_root, dataset))
     def example(body):
         probe(lambda: api.patch(dumps(body)))
 

@@ -109,3 +109,20 @@ def test_lone_surrogates_are_refused(api, probe, dataset, field, method):
     path = API if method == "post" else detail_url(dataset[0])
     response = probe(lambda: getattr(api, method)(json.dumps(body), path))
     assert response.status_code == 400 and field in response.json()["error"]
+
+
+@pytest.mark.parametrize("method", ["put", "patch"])
+def test_a_body_id_must_be_the_rows_own(api, probe, dataset, method):
+    # PATCH: "Save with update_fields did not affect any rows" (a 500). PUT: the body was
+    # saved over the row with the body's id, leaving the row the URI names alone.
+    body = {"url": "http://example.com/x.zip", "status": "Complete", "id": dataset[1]}
+    response = probe(lambda: getattr(api, method)(json.dumps(body), detail_url(dataset[0])))
+    assert response.status_code == 400 and "id" in response.json()["error"]
+    body["id"] = f"{dataset[0]}"  # its own id, even as a string, is fine
+    assert getattr(api, method)(json.dumps(body), detail_url(dataset[0])).status_code in (202, 204)
+
+
+def test_a_list_patch_cannot_move_a_row_to_another_id(api, probe, dataset):
+    update = {"resource_uri": detail_url(dataset[0]), "id": dataset[1], "tags": "moved"}
+    response = probe(lambda: api.patch(json.dumps({"objects": [update]})))
+    assert response.status_code == 400 and "id" in response.json()["error"]
