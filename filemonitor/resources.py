@@ -45,6 +45,10 @@ FIELD_NAMES = (
     "progress", "size", "status", "tags", "updated", "url",
 )  # fmt: skip
 INTEGER_FIELDS = ("id", "progress", "size")
+TEXT_FIELDS = ("celery_task_id", "local_dir", "md5sum", "name", "status", "tags", "url")
+#: Lookups that compare a text field with one text value.
+TEXT_LOOKUPS = ("exact", "iexact", "contains", "icontains", "startswith", "istartswith",
+                "endswith", "iendswith", "regex", "iregex", "gt", "gte", "lt", "lte")  # fmt: skip
 ALL_METHODS = ["get", "post", "put", "delete", "patch"]
 #: An id in a URL: at most 18 digits, so any database can compare it (longer is a 404).
 ID = r"\d{1,18}"
@@ -137,7 +141,12 @@ class FileMonitorResource(ModelResource):
     # --- reading ---------------------------------------------------------------------------
 
     def filter_value_to_python(self, value, field_name, filters, filter_expr, filter_type):
+        raw = value
         value = super().filter_value_to_python(value, field_name, filters, filter_expr, filter_type)
+        if isinstance(value, bool) and field_name in TEXT_FIELDS and filter_type in TEXT_LOOKUPS:
+            # Tastypie reads "true"/"false" as booleans; in a text field they are words
+            # (and PostgreSQL cannot take UPPER() of a boolean for iexact: a 500).
+            value = raw
         return check_lookup_value(filter_type, value, numeric=field_name in INTEGER_FIELDS)
 
     def obj_get_list(self, bundle, **kwargs):

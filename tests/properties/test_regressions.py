@@ -126,3 +126,20 @@ def test_a_list_patch_cannot_move_a_row_to_another_id(api, probe, dataset):
     update = {"resource_uri": detail_url(dataset[0]), "id": dataset[1], "tags": "moved"}
     response = probe(lambda: api.patch(json.dumps({"objects": [update]})))
     assert response.status_code == 400 and "id" in response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    "query", ["tags__iexact=true", "name__icontains=false", "status__istartswith=True",
+              "url__iendswith=False", "celery_task_id__iexact=true", "tags__regex=true"],
+)  # fmt: skip
+def test_true_and_false_are_words_in_text_filters(api, probe, query):
+    # Tastypie made them booleans: PostgreSQL has no UPPER(boolean) (a 500).
+    assert probe(lambda: api.get(f"{API}?{query}")).status_code == 200
+
+
+def test_a_tag_named_true_is_found(api, dataset):
+    from tests.api.conftest import make_monitor
+
+    tagged = make_monitor(tags="true")
+    assert [o["id"] for o in api.objects({"tags": "true"})] == [tagged.pk]
+    assert [o["id"] for o in api.objects({"tags__iexact": "TRUE"})] == [tagged.pk]
