@@ -51,5 +51,20 @@ format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Benchmarks (bench/): full run < 15 minutes, quick run < 2 minutes. They need PostgreSQL's
+# server binaries (a private cluster is started), Redis on 127.0.0.1:6379 and curl.
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP) requirements-bench.txt
+	$(BIN)/pip install --quiet -r requirements-bench.txt
+	$(BIN)/pip check
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m bench
+
+bench-quick: $(BENCH_STAMP)
+	$(BIN)/python -m bench --quick
+
 clean:
 	rm -rf var .pytest_cache

@@ -1,0 +1,1 @@
+"""Benchmarks of the filemonitor service (``make bench``, ``make bench-quick``); not tests."""
