@@ -220,7 +220,7 @@ class FileMonitorResource(ModelResource):
 
     def get_via_uri(self, uri, request=None):
         """The row a detail URI (relative or absolute) names; any other URI is NotFound."""
-        path = urlsplit(uri).path if isinstance(uri, str) else None
+        path = _uri_path(uri)
         if path is None or not _is_detail_path(path, self._meta.resource_name):
             raise NotFound(f"{uri} is not the URI of a filemonitor row.")
         return super().get_via_uri(path, request)
@@ -272,11 +272,17 @@ def _is_detail_path(path, resource_name):
     )
 
 
+def _uri_path(uri):
+    """The path of ``uri``, or None when it is not a URI at all (urlsplit may raise)."""
+    try:
+        return urlsplit(uri).path if isinstance(uri, str) else None
+    except ValueError:  # e.g. "http://[::1"
+        return None
+
+
 def _uri_id(uri):
     """The id at the end of a detail URI (``.../filemonitor/7/``), or None."""
-    if not isinstance(uri, str):
-        return None
-    match = re.search(rf"/({ID})/?$", urlsplit(uri).path)
+    match = re.search(rf"/({ID})/?$", _uri_path(uri) or "")
     return match[1] if match else None
 
 
