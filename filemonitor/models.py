@@ -32,6 +32,13 @@ class FileMonitor(models.Model):
             models.Index(fields=["created"], name="filemonitor_created_idx"),
         ]
 
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        # What the row held when read: a write checks local_dir again only if it changes.
+        instance.stored_local_dir = instance.__dict__.get("local_dir")
+        return instance
+
     def __str__(self):
         return f"{self.name or self.url} ({self.status or 'new'})"
 

@@ -231,7 +231,10 @@ def _check_lengths(monitor):
 
 
 def _check_location(monitor):
-    if monitor.local_dir and not is_inside_root(monitor.local_dir):
+    # Resolving paths costs syscalls: skip it when the write leaves local_dir as stored
+    # (deleting a folder checks the root again at that moment anyway).
+    changed = monitor.local_dir != getattr(monitor, "stored_local_dir", None)
+    if changed and monitor.local_dir and not is_inside_root(monitor.local_dir):
         raise BadRequest("local_dir must be a folder inside the download root.")
     if monitor.name and not is_plain_name(monitor.name):
         raise BadRequest(
