@@ -136,6 +136,26 @@ def celery_worker(django_db_setup, django_db_blocker):
     worker.stop()
 
 
+@pytest.fixture
+def route_downloads(monkeypatch):
+    """``route_downloads(queue)``: downloads queued in this process go to ``queue``.
+
+    Patched because a test's own worker listens on a queue of its own, which the
+    session worker does not read; the message itself is sent for real.
+    """
+    from filemonitor.tasks import download_something
+
+    original = download_something.apply_async
+
+    def route(queue):
+        def apply_async(args=None, kwargs=None, **options):
+            return original(args, kwargs, **{**options, "queue": queue})
+
+        monkeypatch.setattr(download_something, "apply_async", apply_async)
+
+    return route
+
+
 @pytest.fixture(scope="session")
 def file_server():
     from tests.engine.httpserver import FileServer

@@ -155,22 +155,6 @@ class FaultWorker:
         self.stop()
 
 
-@pytest.fixture
-def route_downloads(monkeypatch):
-    """``route_downloads(queue)``: downloads queued in this process go to ``queue``."""
-    from filemonitor.tasks import download_something
-
-    original = download_something.apply_async
-
-    def route(queue):
-        def apply_async(args=None, kwargs=None, **options):
-            return original(args, kwargs, **{**options, "queue": queue})
-
-        monkeypatch.setattr(download_something, "apply_async", apply_async)
-
-    return route
-
-
 @pytest.fixture(scope="module")
 def fault_server():
     """A file server of the module's own: its stalled responses are released at the end."""

@@ -24,19 +24,3 @@ def victim(tmp_path):
     path.parent.mkdir()
     path.write_text("keep me")
     return path
-
-
-@pytest.fixture
-def route_downloads(monkeypatch):
-    """``route_downloads(queue)``: downloads queued by this process go to ``queue``."""
-    from filemonitor.tasks import download_something
-
-    original = download_something.apply_async
-
-    def route(queue):
-        def apply_async(args=None, kwargs=None, **options):
-            return original(args, kwargs, **{**options, "queue": queue})
-
-        monkeypatch.setattr(download_something, "apply_async", apply_async)
-
-    return route
