@@ -1,4 +1,5 @@
-"""Shared fixtures: users and credentials, the download root, a real Celery worker."""
+"""Shared fixtures: users and credentials, cheap passwords, the download root, a real Celery
+worker."""
 
 import base64
 import os
@@ -51,6 +52,21 @@ def reader_auth(db):
 def api_key_header(admin_user):
     key = ApiKey.objects.get(user=admin_user).key
     return {"HTTP_AUTHORIZATION": f"ApiKey boss:{key}"}
+
+
+@pytest.fixture
+def fast_passwords(settings):
+    """Basic auth checks a password on every request: skip the deliberately slow hash."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def download_root(settings, tmp_path):
+    """The test's own empty FILEMONITOR_ROOT."""
+    root = tmp_path / "root"
+    root.mkdir()
+    settings.FILEMONITOR_ROOT = root
+    return root
 
 
 def poll(predicate, *, timeout=30.0, interval=0.05, message="condition"):

@@ -69,18 +69,8 @@ def api(client, admin_auth):
 
 
 @pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    """Basic auth checks a password on every request: skip the deliberately slow hash."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
-def download_root(settings, tmp_path):
-    """Every API test gets its own empty FILEMONITOR_ROOT."""
-    root = tmp_path / "root"
-    root.mkdir()
-    settings.FILEMONITOR_ROOT = root
-    return root
+def _cheap_passwords_and_own_root(fast_passwords, download_root):
+    """Every API test: fast password hashing and its own empty FILEMONITOR_ROOT."""
 
 
 def make_monitor(**fields):

@@ -47,16 +47,8 @@ def explore(budget, **strategies):
 
 
 @pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
-def download_root(settings, tmp_path):
-    root = tmp_path / "root"
-    root.mkdir()
-    settings.FILEMONITOR_ROOT = root
-    return root
+def _cheap_passwords_and_own_root(fast_passwords, download_root):
+    """Every example: fast password hashing and the test's own empty FILEMONITOR_ROOT."""
 
 
 @pytest.fixture(autouse=True)

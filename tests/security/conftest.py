@@ -4,9 +4,8 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    """Basic auth checks a password on every request: skip the deliberately slow hash."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def _cheap_passwords(fast_passwords):
+    """Every security test: fast password hashing (tests/conftest.py)."""
 
 
 @pytest.fixture
