@@ -25,14 +25,6 @@ def boss(client, db):
 
 
 @pytest.fixture
-def root(settings, tmp_path):
-    root = tmp_path / "root"
-    root.mkdir()
-    settings.FILEMONITOR_ROOT = root
-    return root
-
-
-@pytest.fixture
 def rows(db):
     return {
         "complete": FileMonitor.objects.create(
@@ -91,8 +83,8 @@ def test_filters_by_status_and_tags(client, boss, rows):
     assert listed_ids(client.get(CHANGELIST, {"tags": "upload"})) == {rows["running"].pk}
 
 
-def test_retry_queues_a_failed_row_with_a_new_task_id(client, boss, rows, root):
-    folder = root / "4-old"
+def test_retry_queues_a_failed_row_with_a_new_task_id(client, boss, rows, download_root):
+    folder = download_root / "4-old"
     folder.mkdir()
     FileMonitor.objects.filter(pk=rows["failed"].pk).update(local_dir=str(folder))
     with mock.patch("filemonitor.tasks.download_something.apply_async") as send:
@@ -179,9 +171,9 @@ def test_no_add_form(client, boss):
 
 
 def test_delete_removes_the_folder_too(
-    client, boss, rows, root, django_capture_on_commit_callbacks
+    client, boss, rows, download_root, django_capture_on_commit_callbacks
 ):
-    folder = root / "1-done"
+    folder = download_root / "1-done"
     folder.mkdir()
     (folder / "hg19.zip").write_bytes(b"x")
     FileMonitor.objects.filter(pk=rows["complete"].pk).update(local_dir=str(folder))
