@@ -19,6 +19,7 @@ from django.conf import settings
 
 from filemonitor.models import FileMonitor
 from tests.conftest import API, REPO, poll, worker_env
+from tests.processes import StartStop, stop_session
 
 __all__ = ["poll"]
 
@@ -38,7 +39,7 @@ def database_is_postgres():
     return settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
 
 
-class FaultWorker:
+class FaultWorker(StartStop):
     """A real ``celery -A rundb worker`` on a queue of its own, in a session of its own.
 
     ``env`` adds to (or overrides) :func:`tests.conftest.worker_env`; ``control`` is the
@@ -125,34 +126,13 @@ class FaultWorker:
         poll(lambda: not self.descendants(), timeout=30, message="the worker's children to die")
 
     def stop(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                pass
-        if self.process is not None:
-            try:  # pool processes or beat left behind
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.process.wait()
+        stop_session(self.process)  # and the pool processes or beat left behind
         if self.log is not None:
             self.log.close()
 
     def tail(self, lines=60):
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
         return f"--- {self.log_path.name} ---\n" + "\n".join(text.splitlines()[-lines:])
-
-    def __enter__(self):
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc_info):
-        self.stop()
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,6 @@
 """The API under gunicorn in a child process, started as production starts it."""
 
-import os
 import re
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -10,11 +8,12 @@ from pathlib import Path
 import requests
 
 from tests.conftest import REPO, poll
+from tests.processes import StartStop, stop_session
 
 _LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
 
 
-class Gunicorn:
+class Gunicorn(StartStop):
     """``python -m gunicorn rundb.wsgi:application`` on 127.0.0.1 (a free port).
 
     ``env`` is the whole environment (database, broker, root...). Logs go to
@@ -62,30 +61,8 @@ class Gunicorn:
 
     def stop(self):
         """SIGTERM (gunicorn finishes its requests and flushes its logs), then SIGKILL."""
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)  # workers left behind, if any
-        except ProcessLookupError:
-            pass
-        self.process.wait()
+        stop_session(self.process)  # and the workers left behind, if any
 
     def tail(self, lines=40):
         text = self.error_log.read_text(errors="replace") if self.error_log.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
-
-    def __enter__(self):
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc_info):
-        self.stop()

@@ -14,6 +14,7 @@ import psycopg
 
 from tests.conftest import REPO, poll
 from tests.load.gunicorn import Gunicorn
+from tests.processes import StartStop, stop_session
 
 PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
@@ -40,7 +41,7 @@ def _admin_sql(statement):
         conn.execute(statement)
 
 
-class Stack:
+class Stack(StartStop):
     """Use as a context manager; ``api_key`` and ``url(path)`` once inside."""
 
     def __init__(self, base_dir, *, worker_concurrency=4, web_workers=2, web_threads=8):
@@ -68,16 +69,6 @@ class Stack:
         self.worker_log = self.base_dir / "worker.log"
         self.api_key = None
         self._created = False
-
-    def __enter__(self):
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc_info):
-        self.stop()
 
     def start(self):
         _admin_sql(f'CREATE DATABASE "{self.database}"')
@@ -126,16 +117,6 @@ class Stack:
 
     def stop(self):
         self.web.stop()
-        if self.worker is not None:
-            self.worker.terminate()
-            try:
-                self.worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                pass
-            try:
-                os.killpg(self.worker.pid, 9)
-            except ProcessLookupError:
-                pass
-            self.worker.wait()
+        stop_session(self.worker)
         if self._created:
             _admin_sql(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
