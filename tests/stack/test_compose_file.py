@@ -8,6 +8,7 @@ import re
 from urllib.parse import urlsplit
 
 import pytest
+from celery.beat import NODENAME_DEFAULT as BEAT_NODENAME
 from django.conf import settings as django_settings
 
 from .stackfiles import (
@@ -94,7 +95,7 @@ def test_the_services_and_their_images(services):
 
 
 def test_every_long_running_service_has_a_healthcheck(services):
-    for name in ("db", "redis", "web", "worker", "flower"):
+    for name in ("db", "redis", "web", "worker", "beat", "flower"):
         check = services[name].get("healthcheck")
         assert check and check["test"][0] in ("CMD", "CMD-SHELL"), name
         for key in ("interval", "timeout", "retries"):
@@ -176,6 +177,17 @@ def test_beat_is_the_one_clock_of_the_stale_sweep(services, env):
     assert depends["migrate"]["condition"] == "service_completed_successfully"
     tasks = {entry["task"] for entry in django_settings.CELERY_BEAT_SCHEDULE.values()}
     assert tasks == {"filemonitor.recover_stale"}
+
+
+def test_beat_healthcheck_pings_beat_itself(services, env):
+    # Beat answers `celery inspect ping` only with remote control on, as celerybeat@<host>
+    # (not the worker's celery@<host>), and only while its scheduler ticks.
+    assert "--enable-remote-control" in command(services, "beat", env)
+    kind, test = services["beat"]["healthcheck"]["test"]
+    assert kind == "CMD-SHELL"
+    assert interpolate(test, {}) == (
+        f'celery -A rundb inspect ping --destination "{BEAT_NODENAME}@${{HOSTNAME}}" --timeout 10'
+    )
 
 
 def test_flower_requires_basic_auth_from_env(services, env):

@@ -1,11 +1,12 @@
 """The compose stack's own commands, run natively on this machine's PostgreSQL and Redis.
 
-Docker cannot run here, so this is the next best thing: the migrate, web, worker and
-flower commands are taken from docker-compose.yml (and collectstatic from the
+Docker cannot run here, so this is the next best thing: the migrate, web, worker, beat
+and flower commands are taken from docker-compose.yml (and collectstatic from the
 Dockerfile), with only the listening addresses and the container paths adapted, and run
 as subprocesses in the environment .env.example gives them, against a fresh PostgreSQL
 database and two Redis databases of their own. Then a download goes through gunicorn,
-the worker and Flower, as it would in production.
+the worker and Flower, as it would in production, and beat's stale sweep runs on the
+worker again and again.
 """
 
 import os
@@ -37,6 +38,8 @@ from .stackfiles import (
 pytestmark = pytest.mark.worker
 
 MiB = 1024 * 1024
+#: Seconds between beat's stale sweeps here (60 by default): the test has no minute to wait.
+SWEEP_INTERVAL = 3
 #: Variables of this test run that must not leak into the stack's environment.
 _OWN_PREFIXES = ("DJANGO_", "DATABASE_", "CELERY_", "FILEMONITOR_", "FLOWER_", "POSTGRES_")
 
@@ -214,8 +217,9 @@ class ComposeStack(Stack):
 
     Only what cannot be the same outside a container is adapted: the addresses listened
     on (127.0.0.1 and free ports), the container paths (folders of the test), the
-    database and Redis (this run's), and the worker's concurrency (2, the machine is
-    small). The rest comes from docker-compose.yml, the Dockerfile and .env.example.
+    database and Redis (this run's), the worker's concurrency (2, the machine is small)
+    and how often beat sends the stale sweep (``SWEEP_INTERVAL``). The rest comes from
+    docker-compose.yml, the Dockerfile and .env.example.
     """
 
     def __init__(self, tmp, database_url, broker_url, result_url):
@@ -230,6 +234,8 @@ class ComposeStack(Stack):
             "/tmp/build-var": tmp / "build-var",
         }
         self.root = self.paths[example["FILEMONITOR_ROOT"]]
+        self.beat_schedule = tmp / "beat" / "celerybeat-schedule"
+        self.beat_schedule.parent.mkdir()
         self.static_root = self.paths[image_env["DJANGO_STATIC_ROOT"]]
         self.admin = ("stackadmin", secrets.token_urlsafe(12))
         self.flower_auth = ("flower", secrets.token_urlsafe(12))
@@ -253,6 +259,7 @@ class ComposeStack(Stack):
             FILEMONITOR_ROOT=str(self.root),
             FILEMONITOR_VAR_DIR=str(tmp / "var"),
             FILEMONITOR_WORKER_CONCURRENCY="2",
+            FILEMONITOR_STALE_SWEEP_INTERVAL=str(SWEEP_INTERVAL),
             WEB_CONCURRENCY="2",
             DJANGO_SUPERUSER_USERNAME=self.admin[0],
             DJANGO_SUPERUSER_PASSWORD=self.admin[1],
@@ -284,6 +291,8 @@ class ComposeStack(Stack):
         argv, env = self.service("worker")
         assert "--concurrency=2" in argv, "the worker's concurrency comes from the environment"
         self.start("worker", argv, env)
+        argv, env = self.service("beat")
+        self.start("beat", replace_option(argv, "--schedule", str(self.beat_schedule)), env)
         argv, env = self.service("flower")
         argv = replace_option(argv, "--address", "127.0.0.1")
         self.start("flower", replace_option(argv, "--port", str(self.flower_port)), env)
@@ -330,7 +339,7 @@ def stack(tmp_path_factory, stack_database, stack_redis):
         assert process.returncode is not None, f"{name} is still running"
 
 
-@pytest.mark.parametrize("service", ["web", "worker", "flower"])
+@pytest.mark.parametrize("service", ["web", "worker", "beat", "flower"])
 def test_the_compose_healthchecks_pass(stack, service):
     poll(
         lambda: stack.healthcheck(service),
@@ -404,3 +413,40 @@ def test_a_download_through_gunicorn_completes_and_flower_shows_it(stack, file_s
     )
     assert task["name"] == "filemonitor.download_something"
     assert task["worker"] == f"celery@{socket.gethostname()}"
+
+
+def test_beat_sends_the_stale_sweep_again_and_again_and_the_worker_runs_it(stack):
+    def sweeps_done():
+        stack.alive("beat")
+        reply = stack.flower_get("/api/tasks", taskname="filemonitor.recover_stale")
+        tasks = reply.json().values() if reply.status_code == 200 else []
+        done = [task for task in tasks if task["state"] == "SUCCESS"]
+        return done if len(done) >= 3 else None
+
+    done = poll(
+        sweeps_done,
+        timeout=30 * SWEEP_INTERVAL,
+        interval=0.5,
+        message="three stale sweeps sent by beat to succeed",
+    )
+    assert {task["worker"] for task in done} == {f"celery@{socket.gethostname()}"}
+    # Sent one at a time as beat ticks, not in one burst: each is received within its
+    # expiry (SWEEP_INTERVAL) of being sent, so three span at least one interval.
+    received = sorted(task["received"] for task in done)
+    assert received[-1] - received[0] >= SWEEP_INTERVAL, received
+
+
+def test_beat_healthcheck_fails_while_beat_is_frozen(stack):
+    poll(lambda: stack.healthcheck("beat"), timeout=120, interval=1, message="beat healthy")
+    beat = stack.processes["beat"][0]
+    os.kill(beat.pid, signal.SIGSTOP)  # alive, but neither ticking nor answering
+    try:
+        assert not stack.healthcheck("beat"), "a frozen beat passed its healthcheck"
+    finally:
+        os.kill(beat.pid, signal.SIGCONT)
+    poll(
+        lambda: stack.healthcheck("beat"),
+        timeout=120,
+        interval=1,
+        message="beat's healthcheck to pass again once it runs",
+    )
