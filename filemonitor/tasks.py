@@ -66,6 +66,7 @@ def _fetch_for(monitor, writer, url, dest_dir, name, auth):
         on_progress=writer.on_progress,
         should_stop=writer.should_stop,
         max_size=settings.FILEMONITOR_MAX_DOWNLOAD_SIZE,
+        direct_write_min_size=settings.FILEMONITOR_DIRECT_WRITE_MIN_SIZE,
         allow_address=allow_public if settings.FILEMONITOR_BLOCK_PRIVATE_NETWORKS else None,
         timeout=(settings.FILEMONITOR_CONNECT_TIMEOUT, settings.FILEMONITOR_READ_TIMEOUT),
         policy=RetryPolicy(

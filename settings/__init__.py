@@ -135,6 +135,11 @@ FILEMONITOR_ROOT = Path(os.environ.get("FILEMONITOR_ROOT", VAR_DIR / "downloads"
 FILEMONITOR_ANONYMOUS_READ = _env_bool("FILEMONITOR_ANONYMOUS_READ", False)
 FILEMONITOR_PROGRESS_INTERVAL = float(os.environ.get("FILEMONITOR_PROGRESS_INTERVAL", "1.0"))
 FILEMONITOR_MAX_DOWNLOAD_SIZE = int(os.environ.get("FILEMONITOR_MAX_DOWNLOAD_SIZE", "0")) or None
+# Downloads of at least this many bytes are written around the page cache (O_DIRECT):
+# less CPU per byte, nothing left dirty for the final fsync (docs/benchmarks.md). 0: never.
+FILEMONITOR_DIRECT_WRITE_MIN_SIZE = int(
+    os.environ.get("FILEMONITOR_DIRECT_WRITE_MIN_SIZE", str(64 << 20))
+)
 FILEMONITOR_BLOCK_PRIVATE_NETWORKS = _env_bool("FILEMONITOR_BLOCK_PRIVATE_NETWORKS", False)
 # The download engine's patience with a source: seconds to connect, seconds without a byte
 # before a read counts as stalled, attempts per download (resuming where the last one

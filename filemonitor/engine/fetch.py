@@ -91,6 +91,7 @@ def fetch(
     policy=None,
     max_size=None,
     chunk_size=DEFAULT_CHUNK_SIZE,
+    direct_write_min_size=None,
     timeout=DEFAULT_TIMEOUT,
     allow_address=None,
 ):
@@ -106,6 +107,9 @@ def fetch(
     and after every chunk (``done`` includes resumed bytes, restarts at 0 if
     the server ignores a Range); ``should_stop()`` after every chunk and
     between attempts. ``total`` is the full size, or None when unknown.
+    ``direct_write_min_size``: bodies of a known size at least this big are
+    written around the page cache (O_DIRECT; partfile.DirectAppender); 0 never,
+    None partfile.DIRECT_MIN_BYTES.
     Retryable errors are retried per ``policy``, resuming with Range/If-Range
     when the server gave a validator; with an explicit ``name`` a .part left
     by a killed process is resumed. Failures raise DownloadError subclasses
@@ -116,7 +120,7 @@ def fetch(
     a fresh session of its own, so it cannot be combined with ``session``.
     """
     hooks = (on_start, on_progress, should_stop)
-    limits = (max_size, chunk_size, timeout)
+    limits = (max_size, chunk_size, timeout, direct_write_min_size)
     options = {"name": name, "expected_md5": expected_md5, "auth": auth, "session": session}
     if allow_address is None:
         return _Download(url, dest_dir, hooks, limits, policy or RetryPolicy(), **options).run()
@@ -142,7 +146,7 @@ class _Download:
         self.session = session or default_session()
         self.on_start, self.on_progress, self.should_stop = hooks
         self.policy = policy
-        self.max_size, self.chunk_size, self.timeout = limits
+        self.max_size, self.chunk_size, self.timeout, self.direct_write_min_size = limits
         if self.chunk_size < 1:
             raise ValueError("chunk_size must be positive")
         self.part = PartFile(dest_dir, name) if name else None
@@ -287,7 +291,10 @@ class _Download:
 
     def _receive(self, resp):
         """Stream the body into the .part; the MD5 object once it is complete."""
-        writer = self.part.open_writer(self.offset, self.digest, self.chunk_size)
+        remaining = None if self.total is None else self.total - self.offset
+        writer = self.part.open_writer(
+            self.offset, self.digest, self.chunk_size, remaining, self.direct_write_min_size
+        )
         complete = False
         try:
             self._pump(resp, writer)

@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from filemonitor.engine import RetryPolicy
+from filemonitor.engine import RetryPolicy, partfile
 
 from .httpserver import FileServer
 
@@ -14,6 +14,22 @@ def _no_proxy_for_loopback(monkeypatch):
     # requests honours proxy variables; the test server is on 127.0.0.1.
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+
+
+@pytest.fixture(autouse=True, params=["buffered", "direct"])
+def write_mode(request, monkeypatch):
+    """Every engine test runs with both ways of writing a .part.
+
+    "direct" takes O_DIRECT for any known size, through a small staging buffer, so
+    that even small test files need several buffers, an unaligned tail and, on a
+    resume, an unaligned lead.
+    """
+    if request.param == "direct":
+        monkeypatch.setattr(partfile, "DIRECT_MIN_BYTES", 1)
+        monkeypatch.setattr(partfile, "DIRECT_BUFFER_BYTES", 64 << 10)
+    else:
+        monkeypatch.setattr(partfile, "DIRECT_MIN_BYTES", 0)
+    return request.param
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from filemonitor.engine import HTTPStatusError, RetryPolicy, fetch
+from filemonitor.engine import HTTPStatusError, RetryPolicy, fetch, partfile
 from filemonitor.engine.errors import (
     Cancelled,
     ConnectionFailed,
@@ -17,7 +17,6 @@ from filemonitor.engine.errors import (
     ReadTimeout,
     TruncatedBody,
 )
-from filemonitor.engine.partfile import FileAppender
 
 from .helpers import MIB, listing
 
@@ -198,11 +197,11 @@ def test_credentials_never_reach_errors_or_logs(server, dest, caplog):
 def test_the_writer_thread_error_becomes_disk_error(
     server, dest, monkeypatch, no_writer_threads_left
 ):
-    def disk_full(self, chunk):
+    def disk_full(fd, view):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     # A real full disk is in tests/faults (tmpfs); here only the engine's handling is shown.
-    monkeypatch.setattr(FileAppender, "write", disk_full)
+    monkeypatch.setattr(partfile, "_write_all", disk_full)
     server.add("/f.bin", size=4 * MIB)
     with pytest.raises(DiskError) as caught:
         fetch(server.url("/f.bin"), dest, chunk_size=64 << 10)

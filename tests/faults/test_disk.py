@@ -58,7 +58,13 @@ def small_disk():
 @pytest.fixture(scope="module")
 def disk_worker(small_disk):
     # A read timeout longer than the test's stall: the stall ends when the test says so.
-    env = {"FILEMONITOR_ROOT": str(small_disk), "FILEMONITOR_READ_TIMEOUT": "120"}
+    # The big download (32 MiB) is written with O_DIRECT, the small one through the page
+    # cache: the full disk must be reported the same way on both paths.
+    env = {
+        "FILEMONITOR_ROOT": str(small_disk),
+        "FILEMONITOR_READ_TIMEOUT": "120",
+        "FILEMONITOR_DIRECT_WRITE_MIN_SIZE": str(MiB),
+    }
     with FaultWorker("small-disk", concurrency=2, env=env) as worker:
         yield worker
 
