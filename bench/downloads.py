@@ -223,19 +223,20 @@ def _step_md5sum(ctx, path):
     return {"md5sum": one, "md5sum_x2": two}
 
 
-def _step_engine(ctx, url, md5, no_fsync=False):
+def _step_engine(ctx, url, md5, variant=None):
+    """The engine alone; ``variant``: None, "no_fsync" or "buffered" (diagnostic rows)."""
     dest = OUT / "engine"
     drop_path(dest)
     dest.mkdir(parents=True)
     settle()
     command = [PYTHON, "-m", "bench.fetch_once", url, str(dest), "--md5", md5]
-    if no_fsync:
-        command.append("--no-fsync")
+    if variant:
+        command.append("--" + variant.replace("_", "-"))
     result = json.loads(run(command, capture_output=True, text=True).stdout)
     drop_path(dest)
     figure = {"s": result["seconds"], "cpu": result["cpu"]}
-    if no_fsync:
-        return {"engine_no_fsync": figure}
+    if variant:
+        return {f"engine_{variant}": figure}
     return {"engine": figure, "engine_fsync": {"s": result["fsync"], "cpu": 0.0}}
 
 
@@ -277,8 +278,8 @@ class _Section:
             lambda: _step_engine(self.ctx, self.big_url, self.big_md5),
             self.e2e_big,
         ]
-        if cfg.engine_no_fsync:
-            steps.append(lambda: _step_engine(self.ctx, self.big_url, self.big_md5, True))
+        for variant in cfg.engine_variants:
+            steps.append(lambda v=variant: _step_engine(self.ctx, self.big_url, self.big_md5, v))
         if rep < (cfg.small_runs or cfg.runs):
             steps.append(self.e2e_small)
         # A new order each run: no step always follows the same one (a step that frees

@@ -2,8 +2,9 @@
 
 Prints one JSON line: the wall and CPU seconds of fetch() (interpreter start-up
 excluded), the seconds spent in its fsync, the size and the md5. ``--no-fsync`` skips
-the engine's final fsync (to see what durability costs); ``--cprofile FILE`` writes a
-cProfile of the calling thread.
+the engine's final fsync (to see what durability costs); ``--buffered`` writes through
+the page cache whatever the size (O_DIRECT off); ``--cprofile FILE`` writes a cProfile
+of the calling thread.
 """
 
 import argparse
@@ -24,6 +25,7 @@ def main(argv=None):
     parser.add_argument("dest")
     parser.add_argument("--md5")
     parser.add_argument("--no-fsync", action="store_true")
+    parser.add_argument("--buffered", action="store_true")
     parser.add_argument("--cprofile")
     args = parser.parse_args(argv)
     profiler = cProfile.Profile() if args.cprofile else None
@@ -42,7 +44,10 @@ def main(argv=None):
     began = time.perf_counter()
     if profiler:
         profiler.enable()
-    result = fetch(args.url, args.dest, expected_md5=args.md5)
+    direct_write_min_size = 0 if args.buffered else None
+    result = fetch(
+        args.url, args.dest, expected_md5=args.md5, direct_write_min_size=direct_write_min_size
+    )
     if profiler:
         profiler.disable()
         profiler.dump_stats(args.cprofile)

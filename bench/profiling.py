@@ -1,4 +1,9 @@
-"""Section 2: where the download loop spends its time (py-spy; cProfile if py-spy cannot attach)."""
+"""Section 2: where the download loop spends its time.
+
+py-spy (cProfile if py-spy cannot attach) tells which Python thread and line; perf,
+where the machine has it, adds what py-spy cannot see: the kernel's share (copies
+into and out of the kernel, page allocation, disk submission) and the libraries'.
+"""
 
 import collections
 import json
@@ -24,10 +29,20 @@ def _py_spy():
 #: Category names the report looks for.
 MD5, WRITE, WRITEBACK, FSYNC, SOCKET = (
     "md5 update",
-    "write() into the page cache",
+    "write() of the .part (O_DIRECT or page cache)",
     "start of disk writeback (posix_fadvise)",
     "fsync (disk)",
     "socket read",
+)
+
+
+STAGE = "copy into the aligned buffer (O_DIRECT staging)"
+#: Words in a line of source that say what it does, and its category.
+_LINE_MARKERS = (
+    ("fadvise", WRITEBACK),
+    ("sync_file_range", WRITEBACK),
+    ("fsync", FSYNC),
+    ("_staged[", STAGE),
 )
 
 
@@ -45,10 +60,9 @@ def _category(thread, frames):
     consume = "consume(" in text  # a consumer thread's call of its job (hash or write)
     if "update" in text or func in ("update", "hash_prefix") or (consume and "hash" in thread):
         return MD5
-    if "fadvise" in text or "sync_file_range" in text:
-        return WRITEBACK
-    if "fsync" in text:
-        return FSYNC
+    marked = next((category for marker, category in _LINE_MARKERS if marker in text), None)
+    if marked:
+        return marked
     if "write(" in text or "flush(" in text or (consume and "writ" in thread):
         return WRITE
     if func in ("readinto", "recv_into") or path.endswith("socket.py"):
@@ -146,3 +160,70 @@ def _cprofile(fetch, dest, size):
         _cc, _nc, tt, _ct, _callers) in rows]  # fmt: skip
     return {"tool": "cProfile (main thread only)", "seconds": seconds, "size": size,
             "rate": None, "threads": {}, "categories": [], "top": top}  # fmt: skip
+
+
+PERF_RATE = 999  # samples per second of CPU time (cpu-clock)
+#: The kernel functions a download keeps busy, in words.
+KERNEL_WORDS = {
+    "copy_folio_from_iter_atomic": "copy into page-cache pages (buffered write)",
+    "_copy_to_iter": "copy out of socket buffers (recv)",
+    "_copy_from_iter": "copy into the kernel",
+    "clear_page_erms": "zeroing newly allocated pages",
+    "gup_fast_fallback": "pinning user pages for O_DIRECT",
+    "handle_softirqs": "softirq work (loopback network, I/O completion)",
+    "_raw_spin_unlock_irqrestore": "lock release with interrupts (wake-ups, I/O completion)",
+    "finish_task_switch.isra.0": "context switches",
+}
+#: Shared objects, in words.
+DSO_WORDS = {
+    "libcrypto": "MD5 (OpenSSL's libcrypto)",
+    "[kernel.kallsyms]": "kernel",
+    "libpython": "Python interpreter",
+    "libc.so": "C library (memmove: staging copies)",
+}
+
+
+def perf_fetch(url, md5, size):
+    """perf of one engine fetch of ``url``, kernel included; None without a working perf."""
+    perf = shutil.which("perf")
+    if not perf:
+        log("perf not installed: section 2 has no kernel-inclusive profile")
+        return None
+    dest = VAR / "out" / "perf"
+    drop_path(dest)
+    dest.mkdir(parents=True)
+    data = VAR / "perf.data"
+    fetch = [PYTHON, "-m", "bench.fetch_once", url, str(dest), "--md5", md5]
+    record = [perf, "record", "-e", "cpu-clock", "-F", str(PERF_RATE), "-o", str(data), "--"]
+    settle()
+    done = subprocess.run([*record, *fetch], capture_output=True, text=True, env=clean_env())
+    drop_path(dest)
+    if done.returncode != 0:
+        log(f"perf record failed ({done.stderr.strip()[-200:]}): no kernel-inclusive profile")
+        return None
+    by_dso = _perf_shares(perf, data, "dso")
+    kernel = _perf_shares(perf, data, "sym", "--dsos", "[kernel.kallsyms]")
+    return {
+        "tool": "perf",
+        "rate": PERF_RATE,
+        "size": size,
+        "by_library": [(_in_words(DSO_WORDS, name), share) for name, share in by_dso],
+        "kernel_top": [(name, KERNEL_WORDS.get(name, ""), share) for name, share in kernel[:8]],
+    }
+
+
+def _perf_shares(perf, data, sort, *options):
+    """[(name, share of all samples)] from ``perf report``, largest first."""
+    command = [perf, "report", "-i", str(data), "--stdio", "--no-children", "-g", "none",
+               "--sort", sort, "--percent-limit", "0.5", *options]  # fmt: skip
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    shares = []
+    for line in out.splitlines():
+        match = re.match(r"^\s+([\d.]+)%\s+(?:\[k\]\s+)?(\S.*?)\s*$", line)
+        if match:
+            shares.append((match[2], float(match[1]) / 100))
+    return shares
+
+
+def _in_words(words, name):
+    return next((text for key, text in words.items() if key in name), name)

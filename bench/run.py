@@ -49,7 +49,8 @@ class Config:
     api_clients: int = 8
     api_basic_clients: int = 2
     api_slice: float = 0.5  # ours and stock alternate in slices of this many seconds
-    engine_no_fsync: bool = True  # the diagnostic row without the final fsync
+    # Diagnostic rows of the engine alone: without its final fsync, and with O_DIRECT off.
+    engine_variants: tuple = ("no_fsync", "buffered")
     small_runs: int = 0  # end-to-end runs of the small file (0: as many as runs)
     many_timeout: float = 400.0
     many_pools: list = field(
@@ -69,7 +70,7 @@ QUICK = Config(
     mode="quick", runs=3, big_size=256 * MiB, small_size=100 * MiB,
     many_count=20, many_size=1 * MiB, many_rate=2 * MiB, many_runs=1, many_prefork_runs=1,
     api_rows=100_000, api_big_rows=None, api_seconds=0.5, api_basic_seconds=1.0, api_runs=3,
-    engine_no_fsync=False, small_runs=1,
+    engine_variants=(), small_runs=1,
 )  # fmt: skip
 
 
@@ -90,6 +91,7 @@ def _run_sections(ctx, results):
     log("section 2: profile of the engine's download loop (py-spy)")
     big, big_md5 = downloads.make_file(cfg.big_size)
     results["profile"] = profiling.profile_fetch(ctx.fast_url + big.name, big_md5, cfg.big_size)
+    results["perf"] = profiling.perf_fetch(ctx.fast_url + big.name, big_md5, cfg.big_size)
     log(f"section 3: {cfg.many_count} downloads at {cfg.many_rate // MiB} MiB/s each")
     ctx.many_file, ctx.many_md5 = downloads.make_file(cfg.many_size)
     results["many"] = many.run_section(ctx)
