@@ -3,18 +3,25 @@
 import http.client
 import logging
 import os
-import ssl
-import threading
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import requests
 import urllib3
 
 from . import errors, guard
-from .naming import is_plain_name, redact_url, resolve_name, split_credentials
+from .failures import broken_body_error, request_error, stall_detail
+from .headers import (
+    content_length,
+    content_range,
+    int_or_none,
+    str_or_none,
+    unsatisfied_length,
+    validators,
+)
+from .naming import is_plain_name, redact_url, resolve_name
 from .partfile import PartFile, new_md5
 from .retry import RetryPolicy
+from .session import USER_AGENT, default_session, prepare_url
 
 logger = logging.getLogger(__name__)
 
@@ -25,15 +32,6 @@ __all__ = ["DEFAULT_CHUNK_SIZE", "DEFAULT_TIMEOUT", "FetchResult", "default_sess
 # ~1000 callbacks per GiB and at most 1 MiB re-fetched after a read timeout.
 DEFAULT_CHUNK_SIZE = 1 << 20
 DEFAULT_TIMEOUT = (10, 30)  # (connect, read) seconds; the read timeout is the stall limit
-USER_AGENT = "filemonitor-engine/1.0"
-
-_INVALID_URL_ERRORS = (
-    requests.exceptions.InvalidURL,
-    requests.exceptions.MissingSchema,
-    requests.exceptions.InvalidSchema,
-    requests.exceptions.URLRequired,
-    requests.exceptions.InvalidHeader,
-)
 
 
 @dataclass(frozen=True)
@@ -48,33 +46,6 @@ class FetchResult:
     name: str
     size: int
     md5: str
-
-
-_session_lock = threading.Lock()
-_session = None
-
-
-def default_session():
-    """The process-wide Session fetch() uses when the caller passes none.
-
-    Created on first use, and afresh in a forked child: pooled sockets must
-    not be shared between processes (Celery's prefork pool forks after import).
-    """
-    global _session
-    with _session_lock:
-        if _session is None:
-            _session = requests.Session()
-            _session.headers["User-Agent"] = USER_AGENT
-        return _session
-
-
-def _forget_session_in_child():
-    global _session, _session_lock
-    _session_lock = threading.Lock()
-    _session = None
-
-
-os.register_at_fork(after_in_child=_forget_session_in_child)
 
 
 def fetch(
@@ -136,7 +107,7 @@ class _Download:
     """State of one fetch() call across its attempts."""
 
     def __init__(self, url, dest_dir, hooks, limits, policy, *, name, expected_md5, auth, session):
-        self.url, self.auth = _prepare_url(url, auth)
+        self.url, self.auth = prepare_url(url, auth)
         self.safe_url = redact_url(self.url)
         if name is not None and not is_plain_name(name):
             raise errors.UnsafeName(self.safe_url, f"not a plain file name: {name!r}")
@@ -231,14 +202,14 @@ class _Download:
                 self.url, headers=headers, auth=self.auth, stream=True, timeout=self.timeout
             )
         except requests.RequestException as exc:
-            raise _request_error(exc, self.safe_url) from exc
+            raise request_error(exc, self.safe_url) from exc
         except errors.BlockedAddress as exc:  # from guard.py, which does not know the URL
             raise errors.BlockedAddress(self.safe_url, exc.detail) from None
         except ValueError as exc:  # includes urllib3's LocationValueError
             raise errors.InvalidURL(self.safe_url, "unusable URL or redirect target") from exc
         except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
             # What requests lets through unwrapped, e.g. while draining a redirect.
-            raise _broken_body_error(exc, self.safe_url) from exc
+            raise broken_body_error(exc, self.safe_url) from exc
 
     def _check_status(self, resp):
         if 200 <= resp.status_code <= 299:
@@ -258,10 +229,10 @@ class _Download:
             if start:
                 logger.info("%s answered a Range with the whole file; restarting", self.safe_url)
             self.offset, self.digest = 0, new_md5()
-            self.total = _content_length(resp)
-            self.etag, self.last_modified = _validators(resp)
+            self.total = content_length(resp)
+            self.etag, self.last_modified = validators(resp)
             return True
-        first, total = _content_range(resp)
+        first, total = content_range(resp)
         if first != start or (None not in (self.total, total) and total != self.total):
             if start:
                 logger.info("%s sent a range that does not fit the .part", self.safe_url)
@@ -324,13 +295,13 @@ class _Download:
                 if should_stop is not None and should_stop():
                     raise errors.Cancelled(self.safe_url, "cancelled")
         except urllib3.exceptions.ReadTimeoutError as exc:
-            raise errors.ReadTimeout(self.safe_url, _stall_detail(self.timeout)) from exc
+            raise errors.ReadTimeout(self.safe_url, stall_detail(self.timeout)) from exc
         except (urllib3.exceptions.HTTPError, http.client.HTTPException) as exc:
-            raise _broken_body_error(exc, self.safe_url) from exc
+            raise broken_body_error(exc, self.safe_url) from exc
 
     def _on_unsatisfiable(self, resp):
         """416 to our Range: the .part is either already whole, or not this file."""
-        total = self.total if self.total is not None else _unsatisfied_length(resp)
+        total = self.total if self.total is not None else unsatisfied_length(resp)
         if total is None or self.offset != total:
             logger.info("%s: 416 for a .part of %s bytes; restarting", self.safe_url, self.offset)
             self._drop_part()
@@ -352,9 +323,9 @@ class _Download:
             # No sidecar: nothing to check the prefix against but the final MD5.
             self.blind_resume = True
         else:
-            self.etag = _str_or_none(meta.get("etag"))
-            self.last_modified = _str_or_none(meta.get("last_modified"))
-            self.total = _int_or_none(meta.get("total"))
+            self.etag = str_or_none(meta.get("etag"))
+            self.last_modified = str_or_none(meta.get("last_modified"))
+            self.total = int_or_none(meta.get("total"))
         if self.total is not None and size > self.total:
             self._drop_part()
             return
@@ -389,130 +360,3 @@ class _Download:
         path = os.fspath(self.part.publish())
         logger.info("Fetched %s: %s bytes, md5 %s", self.safe_url, self.offset, md5)
         return FetchResult(path=path, name=self.name, size=self.offset, md5=md5)
-
-
-def _prepare_url(url, auth):
-    """(URL without userinfo, auth to send); InvalidURL unless an http(s) URL with a host."""
-    bare, url_auth = split_credentials(url)
-    if not isinstance(bare, str):
-        raise errors.InvalidURL(None, f"URL must be a string, not {type(url).__name__}")
-    try:
-        parts = urlsplit(bare)
-        host = parts.hostname
-        parts.port  # noqa: B018 - parsing the port validates it
-    except ValueError as exc:
-        raise errors.InvalidURL(bare, f"malformed URL ({exc})") from None
-    if parts.scheme.lower() not in ("http", "https") or not host:
-        raise errors.InvalidURL(bare, "not an http or https URL with a host")
-    if auth is None:
-        auth = url_auth
-    elif isinstance(auth, list):
-        auth = tuple(auth)
-    return bare, auth
-
-
-def _content_length(resp):
-    return _int_or_none(resp.headers.get("Content-Length"))
-
-
-def _content_range(resp):
-    """(first byte, full length or None) from a 206's ``Content-Range: bytes a-b/n``."""
-    unit, _, spec = resp.headers.get("Content-Range", "").strip().partition(" ")
-    span, _, length = spec.partition("/")
-    first = _int_or_none(span.partition("-")[0])
-    if unit.lower() != "bytes" or first is None:
-        return None, None
-    return first, _int_or_none(length)
-
-
-def _unsatisfied_length(resp):
-    """The full length from a 416's ``Content-Range: bytes */n``, or None."""
-    value = resp.headers.get("Content-Range", "")
-    return _int_or_none(value.rpartition("/")[2]) if value.lower().startswith("bytes */") else None
-
-
-def _validators(resp):
-    """(strong ETag, Last-Modified) that If-Range may carry; (None, None) if ranges are refused."""
-    if resp.headers.get("Accept-Ranges", "").strip().lower() == "none":
-        return None, None
-    etag = resp.headers.get("ETag")
-    # A weak ETag must not be used in If-Range (RFC 9110 13.1.5).
-    strong = etag if etag and not etag.startswith("W/") else None
-    return strong, resp.headers.get("Last-Modified")
-
-
-def _int_or_none(value):
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value if value >= 0 else None
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        return int(value)
-    return None
-
-
-def _str_or_none(value):
-    return value if isinstance(value, str) and value else None
-
-
-def _stall_detail(timeout):
-    read_timeout = timeout[1] if isinstance(timeout, tuple) else timeout
-    return f"no data for {read_timeout}s"
-
-
-def _chain(exc):
-    """``exc`` and every exception it wraps (cause, context, args, ``reason``), outermost first."""
-    seen, pending = set(), [exc]
-    while pending:
-        current = pending.pop(0)
-        if not isinstance(current, BaseException) or id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        pending.extend(current.args)
-        pending.extend((current.__cause__, current.__context__, getattr(current, "reason", None)))
-
-
-def _os_reason(exc, fallback):
-    """The strerror of the first OSError ``exc`` wraps (e.g. "Connection refused")."""
-    for inner in _chain(exc):
-        if isinstance(inner, OSError) and inner.strerror:
-            return inner.strerror
-    return fallback
-
-
-def _broken_body_error(exc, url):
-    if any(isinstance(inner, http.client.IncompleteRead) for inner in _chain(exc)):
-        return errors.TruncatedBody(url, "connection closed before the end of the body")
-    return errors.ConnectionLost(url, _os_reason(exc, "connection broken mid-body"))
-
-
-def _request_error(exc, url):
-    """The DownloadError for a requests exception raised before the body."""
-    if isinstance(exc, requests.exceptions.TooManyRedirects):
-        response = exc.response
-        return errors.TooManyRedirects(url, response.status_code if response is not None else 0)
-    if isinstance(exc, _INVALID_URL_ERRORS):
-        return errors.InvalidURL(url, f"invalid URL or redirect target ({type(exc).__name__})")
-    if isinstance(exc, requests.exceptions.ReadTimeout):
-        return errors.ReadTimeout(url, "no response headers in time")
-    if isinstance(exc, requests.exceptions.SSLError):
-        failed = errors.ConnectionFailed(url, f"TLS error: {_os_reason(exc, 'handshake failed')}")
-        # A certificate that does not verify will not verify next time either.
-        failed.retryable = not any(
-            isinstance(inner, ssl.SSLCertVerificationError) for inner in _chain(exc)
-        )
-        return failed
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        return _connection_error(exc, url)
-    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
-        return errors.ConnectionLost(url, "connection broken")
-    return errors.DownloadError(url, f"request failed ({type(exc).__name__})")
-
-
-def _connection_error(exc, url):
-    chain = list(_chain(exc))
-    if any(isinstance(inner, urllib3.exceptions.ConnectTimeoutError) for inner in chain):
-        # NewConnectionError (refused, DNS) is a ConnectTimeoutError in urllib3 2.
-        return errors.ConnectionFailed(url, _os_reason(exc, "could not connect"))
-    if any(isinstance(inner, urllib3.exceptions.ProtocolError) for inner in chain):
-        return errors.ConnectionLost(url, _os_reason(exc, "connection closed before a response"))
-    return errors.ConnectionFailed(url, _os_reason(exc, "could not connect"))
