@@ -79,8 +79,8 @@ def fetch(
     the server ignores a Range); ``should_stop()`` after every chunk and
     between attempts. ``total`` is the full size, or None when unknown.
     ``direct_write_min_size``: bodies of a known size at least this big are
-    written around the page cache (O_DIRECT; partfile.DirectAppender); 0 never,
-    None partfile.DIRECT_MIN_BYTES.
+    written around the page cache (O_DIRECT; appenders.DirectAppender); 0 never,
+    None appenders.DIRECT_MIN_BYTES.
     Retryable errors are retried per ``policy``, resuming with Range/If-Range
     when the server gave a validator; with an explicit ``name`` a .part left
     by a killed process is resumed. Failures raise DownloadError subclasses

@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from filemonitor.engine import RetryPolicy, partfile
+from filemonitor.engine import RetryPolicy, appenders
 
 from .httpserver import FileServer
 
@@ -25,10 +25,10 @@ def write_mode(request, monkeypatch):
     resume, an unaligned lead.
     """
     if request.param == "direct":
-        monkeypatch.setattr(partfile, "DIRECT_MIN_BYTES", 1)
-        monkeypatch.setattr(partfile, "DIRECT_BUFFER_BYTES", 64 << 10)
+        monkeypatch.setattr(appenders, "DIRECT_MIN_BYTES", 1)
+        monkeypatch.setattr(appenders, "DIRECT_BUFFER_BYTES", 64 << 10)
     else:
-        monkeypatch.setattr(partfile, "DIRECT_MIN_BYTES", 0)
+        monkeypatch.setattr(appenders, "DIRECT_MIN_BYTES", 0)
     return request.param
 
 

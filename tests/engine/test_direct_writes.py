@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from filemonitor.engine import fetch, partfile
+from filemonitor.engine import appenders, fetch
 from filemonitor.engine.errors import DiskError
 
 from .helpers import MIB, listing
@@ -25,8 +25,8 @@ ODD_SIZE = 3 * MIB + 1234
 @pytest.fixture
 def write_mode(monkeypatch):
     """Overrides conftest's: direct for any known size, and several staging buffers per file."""
-    monkeypatch.setattr(partfile, "DIRECT_MIN_BYTES", MIB)
-    monkeypatch.setattr(partfile, "DIRECT_BUFFER_BYTES", 256 << 10)
+    monkeypatch.setattr(appenders, "DIRECT_MIN_BYTES", MIB)
+    monkeypatch.setattr(appenders, "DIRECT_BUFFER_BYTES", 256 << 10)
     return "direct"
 
 
@@ -100,7 +100,7 @@ def test_a_file_system_refusing_o_direct_gets_buffered_writes(server, dest, monk
             raise OSError(errno.EINVAL, "Invalid argument")
         return real_fcntl(fd, command, arg)
 
-    monkeypatch.setattr(partfile.fcntl, "fcntl", refusing_fcntl)
+    monkeypatch.setattr(appenders.fcntl, "fcntl", refusing_fcntl)
     resource = server.add("/big.bin", size=ODD_SIZE)
     result, probe = _fetch(server, dest, "/big.bin")
     assert (result.size, result.md5) == (ODD_SIZE, resource.md5)
@@ -110,7 +110,7 @@ def test_a_file_system_refusing_o_direct_gets_buffered_writes(server, dest, monk
 
 def test_a_direct_write_refused_for_its_alignment_is_redone_buffered(server, dest, monkeypatch):
     # As a device with blocks larger than DIRECT_ALIGN would answer: EINVAL, nothing written.
-    real_write_all = partfile._write_all
+    real_write_all = appenders.write_all
     refused = []
 
     def write_all(fd, view):
@@ -119,7 +119,7 @@ def test_a_direct_write_refused_for_its_alignment_is_redone_buffered(server, des
             raise OSError(errno.EINVAL, "Invalid argument")
         real_write_all(fd, view)
 
-    monkeypatch.setattr(partfile, "_write_all", write_all)
+    monkeypatch.setattr(appenders, "write_all", write_all)
     resource = server.add("/big.bin", size=ODD_SIZE)
     result, probe = _fetch(server, dest, "/big.bin")
     assert refused == [256 << 10]
@@ -129,14 +129,14 @@ def test_a_direct_write_refused_for_its_alignment_is_redone_buffered(server, des
 
 
 def test_other_direct_write_errors_fail_the_download(server, dest, monkeypatch):
-    real_write_all = partfile._write_all
+    real_write_all = appenders.write_all
 
     def disk_full(fd, view):
         if _is_direct(fd):
             raise OSError(errno.ENOSPC, "No space left on device")
         real_write_all(fd, view)
 
-    monkeypatch.setattr(partfile, "_write_all", disk_full)
+    monkeypatch.setattr(appenders, "write_all", disk_full)
     server.add("/big.bin", size=ODD_SIZE)
     with pytest.raises(DiskError) as caught:
         fetch(server.url("/big.bin"), dest, chunk_size=64 << 10)

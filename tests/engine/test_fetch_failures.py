@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from filemonitor.engine import HTTPStatusError, RetryPolicy, fetch, partfile
+from filemonitor.engine import HTTPStatusError, RetryPolicy, appenders, fetch
 from filemonitor.engine.errors import (
     Cancelled,
     ConnectionFailed,
@@ -201,7 +201,7 @@ def test_the_writer_thread_error_becomes_disk_error(
         raise OSError(errno.ENOSPC, "No space left on device")
 
     # A real full disk is in tests/faults (tmpfs); here only the engine's handling is shown.
-    monkeypatch.setattr(partfile, "_write_all", disk_full)
+    monkeypatch.setattr(appenders, "write_all", disk_full)
     server.add("/f.bin", size=4 * MIB)
     with pytest.raises(DiskError) as caught:
         fetch(server.url("/f.bin"), dest, chunk_size=64 << 10)
