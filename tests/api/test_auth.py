@@ -1,9 +1,12 @@
 """Who may use the API: Basic, session and API key; model permissions for writes."""
 
 import pytest
-from django.test import Client
+from django.contrib.auth.models import User
+from django.test import Client, RequestFactory
+from tastypie.authentication import ApiKeyAuthentication
 from tastypie.models import ApiKey
 
+from filemonitor.auth import PrecompiledApiKeyAuthentication
 from tests.api.conftest import JsonClient, detail_url, make_monitor, rows
 from tests.conftest import API, basic_auth, make_user
 
@@ -142,3 +145,55 @@ def test_put_list_needs_every_permission(client, monitor, missing):
     partial = as_user(client, "partial", *(perm for perm in ALL_PERMS if perm != missing))
     assert partial.put({"objects": [VALID]}).status_code == 401
     assert rows() == before
+
+
+def _api_key_request(username, key, *, in_query=False):
+    factory = RequestFactory()
+    if in_query:
+        return factory.get(API, {"username": username, "api_key": key})
+    return factory.get(API, HTTP_AUTHORIZATION=f"ApiKey {username}:{key}")
+
+
+def _outcome(authentication, request):
+    """What an authentication answers: True, False or a status code; and who it let in."""
+    result = authentication.is_authenticated(request)
+    answer = result if isinstance(result, bool) else result.status_code
+    return answer, getattr(getattr(request, "user", None), "pk", None)
+
+
+@pytest.mark.parametrize(
+    ("case", "username", "key_of", "expected"),
+    [
+        ("right key", "keyed", "keyed", True),
+        ("right key in the query", "keyed", "keyed", True),
+        ("another user's key", "keyed", "other", 401),
+        ("wrong key", "keyed", None, 401),
+        ("unknown user", "nobody", "keyed", 401),
+        ("username in other case", "KEYED", "keyed", 401),
+        ("inactive user", "inactive", "inactive", False),
+        ("user without a key", "keyless", None, 401),
+        ("empty key", "keyed", "", 401),
+    ],
+)
+def test_api_key_check_answers_as_tastypies(db, case, username, key_of, expected):
+    for name in ("keyed", "other", "inactive", "keyless"):
+        make_user(name)
+    User.objects.filter(username="inactive").update(is_active=False)
+    ApiKey.objects.filter(user__username="keyless").delete()
+    keys = dict(ApiKey.objects.values_list("user__username", "key"))
+    key = keys.get(key_of, "0123456789abcdef" if key_of is None else key_of)
+    in_query = case == "right key in the query"
+    answers = [
+        _outcome(authentication, _api_key_request(username, key, in_query=in_query))
+        for authentication in (PrecompiledApiKeyAuthentication(), ApiKeyAuthentication())
+    ]
+    assert answers[0] == answers[1]
+    assert answers[0][0] == expected
+
+
+def test_api_key_user_needs_the_model_permission_to_write(client, monitor):
+    for name, perms in (("keyreader", ()), ("keywriter", ("change_filemonitor",))):
+        user = make_user(name, *perms)
+        api = JsonClient(client, {"HTTP_AUTHORIZATION": f"ApiKey {name}:{user.api_key.key}"})
+        expected = 202 if perms else 401
+        assert api.patch({"tags": name}, detail_url(monitor.pk)).status_code == expected
