@@ -1,5 +1,6 @@
 """Who may use the API: Torrent Suite's three authentications and model permissions."""
 
+import hmac
 from functools import cache
 
 from django.conf import settings
@@ -65,7 +66,8 @@ class PrecompiledApiKeyAuthentication(ApiKeyAuthentication):
         user = users[0]
         if not self.check_active(user):
             return False
-        if user.api_key_value != api_key:  # None when the user has no key
+        stored = user.api_key_value  # None when the user has no key
+        if stored is None or not hmac.compare_digest(stored.encode(), api_key.encode()):
             return self._unauthorized()
         request.user = user
         return True

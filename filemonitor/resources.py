@@ -22,7 +22,7 @@ from tastypie.paginator import Paginator
 from tastypie.resources import ModelResource
 from tastypie.utils import trailing_slash
 
-from . import downloads
+from . import downloads, rowcount
 from .auth import SAFE_METHODS, ReadOpenWritePermitted, TorrentSuiteAuthentication
 from .engine.naming import split_credentials
 from .models import FileMonitor
@@ -57,10 +57,18 @@ CLIENT_ERRORS = (BadRequest, ApiFieldError, DjangoValidationError)
 
 
 class BoundedPaginator(Paginator):
-    """Tastypie's paginator, refusing offsets beyond what a database can skip (a 400)."""
+    """Tastypie's paginator, refusing offsets beyond what a database can skip (a 400).
+
+    An unfiltered list's total_count comes from the trigger-kept counter (rowcount.py):
+    COUNT(*) would read the whole table on every page.
+    """
 
     def get_offset(self):
         return check_offset(super().get_offset())
+
+    def get_count(self):
+        total = rowcount.exact_total(self.objects)
+        return super().get_count() if total is None else total
 
 
 class FileMonitorResource(ModelResource):
