@@ -111,12 +111,12 @@ def fill(pg, first, last, root):
 
 
 def sql_timings(pg, runs=5):
-    """Median ms of the list page's two queries, and of an estimated count."""
+    """Median ms of the list page's two queries, and of our counter's read (rowcount.py)."""
     queries = {
         "count": "SELECT count(*) FROM filemonitor_filemonitor",
         "page": "SELECT * FROM filemonitor_filemonitor ORDER BY id DESC LIMIT 20",
-        "estimate": "SELECT reltuples::bigint FROM pg_class "
-        "WHERE oid = 'filemonitor_filemonitor'::regclass",
+        "counter": "SELECT total FROM filemonitor_rowcount "
+        "WHERE \"table\" = 'filemonitor_filemonitor'",
     }
     result = {}
     with pg.connect() as conn:
