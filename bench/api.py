@@ -162,7 +162,8 @@ def _measure_rows(servers, rows, cfg, api_key, results, server_pids, suffix=""):
             seconds = cfg.api_basic_seconds if auth == "basic" else cfg.api_seconds
             # One PBKDF2 per Basic request: a few clients already keep both cores busy.
             clients = cfg.api_basic_clients if auth == "basic" else cfg.api_clients
-            slices = 1 if auth == "basic" else max(1, round(seconds / cfg.api_slice))
+            slice_seconds = cfg.api_basic_slice if auth == "basic" else cfg.api_slice
+            slices = max(1, round(seconds / slice_seconds))
             totals = {server.name: _Totals() for server in servers}
             # Ours and stock take turns in short slices: both meet the same machine.
             for index in range(slices):
@@ -239,6 +240,8 @@ def run_section(ctx):
         "big_rows": cfg.api_big_rows,
         "clients": cfg.api_clients,
         "basic_clients": cfg.api_basic_clients,
+        "basic_seconds": cfg.api_basic_seconds,
+        "basic_slice": cfg.api_basic_slice,
         "seconds": cfg.api_seconds,
         "slice": cfg.api_slice,
         "results": results,

@@ -225,11 +225,12 @@ def _api_lines(rows, section):
         f"{section['rows']:,} rows{big}; {section.get('clients', 8)} concurrent keep-alive "
         f"clients for {section.get('seconds', 0):g} s per server and measurement, ours and stock "
         f"taking turns in slices of {section.get('slice', 0.5):g} s so that both meet the same "
-        f"machine ({section.get('basic_clients', 2)} clients and one slice on the Basic-auth "
-        "row); both servers are gunicorn with the same 2 workers x 4 threads. CPU per request is "
-        "utime + stime of the gunicorn processes (web) and of PostgreSQL (db) over the "
-        "measurement, divided by the requests served: unlike req/s it hardly depends on what "
-        "else runs on the machine.",
+        f"machine ({section.get('basic_clients', 2)} clients for "
+        f"{section.get('basic_seconds', 2):g} s in slices of {section.get('basic_slice', 2):g} s "
+        "on the Basic-auth row); both servers are gunicorn with the same 2 workers x 4 "
+        "threads. CPU per request is utime + stime of the gunicorn processes (web) and of "
+        "PostgreSQL (db) over the measurement, divided by the requests served: unlike req/s "
+        "it hardly depends on what else runs on the machine.",
         "",
         "| request | rows | ours req/s | stock req/s | **ours/stock** | ours p50 / p99 ms "
         "| stock p50 / p99 ms | web CPU ms/req ours / stock | stock/ours CPU | db CPU ms/req "
