@@ -1,8 +1,9 @@
 """Run every benchmark section in one go and write docs/benchmarks.md and docs/benchmarks.png.
 
 ``python -m bench`` is the full run (``make bench``), ``python -m bench --quick`` the
-reduced one (``make bench-quick``). ``--report-only`` re-renders the documents from
-the last run's var/bench/results.json.
+reduced one (``make bench-quick``; its documents go to var/bench/quick/, never over
+the full run's). ``--report-only`` re-renders the documents from the last run's
+var/bench/results.json.
 """
 
 import argparse
@@ -11,6 +12,7 @@ import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from . import api, downloads, many, profiling, report
 from .common import (
@@ -163,7 +165,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the reduced run (< 2 minutes)")
     parser.add_argument("--report-only", action="store_true", help="re-render the last results")
-    parser.add_argument("--docs", default=str(ROOT / "docs"), help="where the documents go")
+    parser.add_argument(
+        "--docs", help="where the documents go (default: docs/ for a full run, var/bench/quick/)"
+    )
     args = parser.parse_args(argv)
     os.chdir(ROOT)
     VAR.mkdir(parents=True, exist_ok=True)
@@ -173,7 +177,11 @@ def main(argv=None):
         cfg = QUICK if args.quick else FULL
         log(f"{cfg.mode} run; load average {loadavg()}")
         results = measure(cfg)
-    text = report.write(results, args.docs)
+    # A quick run never replaces the full run's committed documents.
+    full = results["config"]["mode"] == "full"
+    docs = Path(args.docs) if args.docs else ROOT / "docs" if full else VAR / "quick"
+    docs.mkdir(parents=True, exist_ok=True)
+    text = report.write(results, str(docs))
     print(text, flush=True)
-    log(f"wrote benchmarks.md and benchmarks.png in {args.docs} ({results['seconds']:.0f} s)")
+    log(f"wrote benchmarks.md and benchmarks.png in {docs} ({results['seconds']:.0f} s)")
     return 0
