@@ -29,6 +29,7 @@ from .models import FileMonitor
 from .schema import legacy_schema
 from .serializers import FileMonitorSerializer
 from .validation import (
+    aware_datetimes,
     check_collection,
     check_id,
     check_lookup_value,
@@ -46,6 +47,9 @@ FIELD_NAMES = (
 )  # fmt: skip
 INTEGER_FIELDS = ("id", "progress", "size")
 TEXT_FIELDS = ("celery_task_id", "local_dir", "md5sum", "name", "status", "tags", "url")
+DATETIME_FIELDS = ("created", "updated")
+#: Lookups that compare a date-time field with date-times (not with a date or its parts).
+DATETIME_LOOKUPS = ("exact", "gt", "gte", "lt", "lte", "range", "in")
 #: Lookups that compare a text field with one text value.
 TEXT_LOOKUPS = ("exact", "iexact", "contains", "icontains", "startswith", "istartswith",
                 "endswith", "iendswith", "regex", "iregex", "gt", "gte", "lt", "lte")  # fmt: skip
@@ -155,7 +159,10 @@ class FileMonitorResource(ModelResource):
             # Tastypie reads "true"/"false" as booleans; in a text field they are words
             # (and PostgreSQL cannot take UPPER() of a boolean for iexact: a 500).
             value = raw
-        return check_lookup_value(filter_type, value, numeric=field_name in INTEGER_FIELDS)
+        value = check_lookup_value(filter_type, value, numeric=field_name in INTEGER_FIELDS)
+        if field_name in DATETIME_FIELDS and filter_type in DATETIME_LOOKUPS:
+            value = aware_datetimes(value)
+        return value
 
     def obj_get_list(self, bundle, **kwargs):
         try:

@@ -9,6 +9,8 @@ import re
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from tastypie.exceptions import BadRequest
 
 from .engine.guard import blocked_addresses
@@ -294,3 +296,26 @@ def clean_monitor(monitor):
     _check_lengths(monitor)
     _check_location(monitor)
     return monitor
+
+
+def aware_datetimes(value):
+    """``value`` (one item or a list) with naive date-times made aware in the default zone.
+
+    Django reads a naive date-time in a filter in the default time zone anyway, and
+    warns on every request (RuntimeWarning, logged); clients such as curl scripts
+    send ``2021-06-01`` or ``2021-06-01T12:00``. Items that are not date-times are
+    left for Django to refuse (a 400).
+    """
+    if isinstance(value, list):
+        return [_aware(item) for item in value]
+    return _aware(value)
+
+
+def _aware(item):
+    try:
+        parsed = parse_datetime(item) if isinstance(item, str) else None
+    except ValueError:  # well-formed but impossible, e.g. month 13: Django's 400
+        return item
+    if parsed is None or timezone.is_aware(parsed):
+        return item
+    return timezone.make_aware(parsed)

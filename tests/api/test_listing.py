@@ -1,5 +1,7 @@
 """Reading: detail, list, ``set/``, pagination, filtering and ordering."""
 
+import warnings
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -237,3 +239,23 @@ def test_ordering_on_every_field(api, varied_rows, field, sign):
 def test_ordering_by_two_fields(api, varied_rows):
     expected = list(FileMonitor.objects.order_by("url", "-size").values_list("id", flat=True))
     assert ids(api.get(f"{API}?order_by=url&order_by=-size").json()["objects"]) == expected
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"created__gte": "2021-06-01"}, ["late"]),
+        ({"created__lt": "2021-06-01T00:00"}, ["early"]),
+        ({"created__range": "2021-01-01,2021-05-31 23:59:30"}, ["early"]),
+        ({"created__gt": "2021-06-01T01:59:30+02:00"}, ["late"]),  # aware: kept as sent
+    ],
+    ids=["date", "naive-datetime", "naive-range", "aware"],
+)
+def test_naive_datetime_filters_are_read_in_utc_without_warnings(api, query, expected):
+    for name, created in (("early", datetime(2021, 5, 31, 23, 59)), ("late", datetime(2021, 6, 1))):
+        make_monitor(url=f"http://h/{name}", name=name)
+        FileMonitor.objects.filter(name=name).update(created=created.replace(tzinfo=UTC))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Django's "received a naive datetime" would fail here
+        names = sorted(row["name"] for row in api.objects(query))
+    assert names == expected
