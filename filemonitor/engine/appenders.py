@@ -114,14 +114,16 @@ class DirectAppender:
     def _write_staged(self, length):
         if self._direct is None:
             self._direct = self._set_direct(True)
-        try:
-            write_all(self._fd, self._staged[:length])
-        except OSError as exc:
-            # EINVAL: this file system wants another alignment; nothing was written.
-            if not (self._direct and exc.errno == errno.EINVAL):
-                raise
-            self._direct = self._set_direct(False)
-            write_all(self._fd, self._staged[:length])
+        done = 0
+        while done < length:  # a raw write may be short
+            try:
+                done += os.write(self._fd, self._staged[done:length])
+            except OSError as exc:
+                # EINVAL: the file system wants another alignment, or a short write left
+                # the rest unaligned. Nothing of this write was written: go on buffered.
+                if not (self._direct and exc.errno == errno.EINVAL):
+                    raise
+                self._direct = self._set_direct(False)
 
     def _set_direct(self, on):
         """Switch O_DIRECT on or off; whether it is now on (a refusal leaves it off)."""

@@ -20,6 +20,8 @@ from .helpers import MIB, listing
 
 #: Not a multiple of the block size: the tail goes through the page cache.
 ODD_SIZE = 3 * MIB + 1234
+#: A short direct write's length: whole 512-byte sectors (the kernel takes it), not 4096s.
+DIRECT_SHORT = 3 * 512
 
 
 @pytest.fixture
@@ -110,16 +112,16 @@ def test_a_file_system_refusing_o_direct_gets_buffered_writes(server, dest, monk
 
 def test_a_direct_write_refused_for_its_alignment_is_redone_buffered(server, dest, monkeypatch):
     # As a device with blocks larger than DIRECT_ALIGN would answer: EINVAL, nothing written.
-    real_write_all = appenders.write_all
+    real_write = os.write
     refused = []
 
-    def write_all(fd, view):
+    def write(fd, data):
         if not refused and _is_direct(fd):
-            refused.append(len(view))
+            refused.append(len(data))
             raise OSError(errno.EINVAL, "Invalid argument")
-        real_write_all(fd, view)
+        return real_write(fd, data)
 
-    monkeypatch.setattr(appenders, "write_all", write_all)
+    monkeypatch.setattr(appenders.os, "write", write)
     resource = server.add("/big.bin", size=ODD_SIZE)
     result, probe = _fetch(server, dest, "/big.bin")
     assert refused == [256 << 10]
@@ -128,15 +130,37 @@ def test_a_direct_write_refused_for_its_alignment_is_redone_buffered(server, des
     assert hashlib.md5((dest / "big.bin").read_bytes()).hexdigest() == resource.md5
 
 
-def test_other_direct_write_errors_fail_the_download(server, dest, monkeypatch):
-    real_write_all = appenders.write_all
+def test_a_short_direct_write_goes_on_from_where_it_stopped(server, dest, monkeypatch):
+    # A short direct write, then a refusal of the rest (as a device of 4096-byte blocks
+    # refuses a buffer left 512-aligned): only the bytes not yet written follow, buffered.
+    real_write = os.write
+    calls = []
 
-    def disk_full(fd, view):
+    def write(fd, data):
+        if len(calls) < 2 and _is_direct(fd):
+            calls.append(len(data))
+            if len(calls) == 1:
+                return real_write(fd, memoryview(data)[:DIRECT_SHORT])
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(appenders.os, "write", write)
+    resource = server.add("/big.bin", size=ODD_SIZE, seed=11)
+    result, _probe = _fetch(server, dest, "/big.bin")
+    assert calls == [256 << 10, (256 << 10) - DIRECT_SHORT]
+    assert (result.size, result.md5) == (ODD_SIZE, resource.md5)
+    assert hashlib.md5((dest / "big.bin").read_bytes()).hexdigest() == resource.md5
+
+
+def test_other_direct_write_errors_fail_the_download(server, dest, monkeypatch):
+    real_write = os.write
+
+    def disk_full(fd, data):
         if _is_direct(fd):
             raise OSError(errno.ENOSPC, "No space left on device")
-        real_write_all(fd, view)
+        return real_write(fd, data)
 
-    monkeypatch.setattr(appenders, "write_all", disk_full)
+    monkeypatch.setattr(appenders.os, "write", disk_full)
     server.add("/big.bin", size=ODD_SIZE)
     with pytest.raises(DiskError) as caught:
         fetch(server.url("/big.bin"), dest, chunk_size=64 << 10)

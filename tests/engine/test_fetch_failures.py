@@ -2,6 +2,7 @@
 
 import errno
 import logging
+import os
 import socket
 
 import pytest
@@ -197,11 +198,15 @@ def test_credentials_never_reach_errors_or_logs(server, dest, caplog):
 def test_the_writer_thread_error_becomes_disk_error(
     server, dest, monkeypatch, no_writer_threads_left
 ):
-    def disk_full(fd, view):
-        raise OSError(errno.ENOSPC, "No space left on device")
+    real_write = os.write
+
+    def disk_full(fd, data):
+        if os.readlink(f"/proc/self/fd/{fd}").endswith(".part"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
 
     # A real full disk is in tests/faults (tmpfs); here only the engine's handling is shown.
-    monkeypatch.setattr(appenders, "write_all", disk_full)
+    monkeypatch.setattr(appenders.os, "write", disk_full)
     server.add("/f.bin", size=4 * MIB)
     with pytest.raises(DiskError) as caught:
         fetch(server.url("/f.bin"), dest, chunk_size=64 << 10)
