@@ -29,6 +29,8 @@ from .models import FileMonitor
 from .schema import legacy_schema
 from .serializers import FileMonitorSerializer
 from .validation import (
+    DATE_FIELDS,
+    TEXT_FIELDS,
     aware_datetimes,
     check_collection,
     check_id,
@@ -46,8 +48,6 @@ FIELD_NAMES = (
     "progress", "size", "status", "tags", "updated", "url",
 )  # fmt: skip
 INTEGER_FIELDS = ("id", "progress", "size")
-TEXT_FIELDS = ("celery_task_id", "local_dir", "md5sum", "name", "status", "tags", "url")
-DATETIME_FIELDS = ("created", "updated")
 #: Lookups that compare a date-time field with date-times (not with a date or its parts).
 DATETIME_LOOKUPS = ("exact", "gt", "gte", "lt", "lte", "range", "in")
 #: Lookups that compare a text field with one text value.
@@ -160,7 +160,7 @@ class FileMonitorResource(ModelResource):
             # (and PostgreSQL cannot take UPPER() of a boolean for iexact: a 500).
             value = raw
         value = check_lookup_value(filter_type, value, numeric=field_name in INTEGER_FIELDS)
-        if field_name in DATETIME_FIELDS and filter_type in DATETIME_LOOKUPS:
+        if field_name in DATE_FIELDS and filter_type in DATETIME_LOOKUPS:
             value = aware_datetimes(value)
         return value
 
